@@ -1,0 +1,41 @@
+/* main.c - the `spillway` command: dispatches to one subcommand per file (cmd_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const sw_command commands[] = {
+    {"windows", "print the curtailment windows of a trace", sw_cmd_windows},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: spillway [--help] [--version] COMMAND [ARGS...]\n\n"
+                 "Pretrain language models inside renewable-curtailment windows.\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`spillway COMMAND --help` describes a command. Exit status: 0 success,\n"
+                 "1 runtime failure, 2 usage or input error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return SW_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("spillway %s\n", SW_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "spillway: unknown command '%s' (try spillway --help)\n", argv[1]);
+    return SW_EXIT_USAGE;
+}
