@@ -36,9 +36,15 @@ typedef enum sw_trace_unit {
 
 typedef struct sw_trace_options {
     sw_trace_unit unit;
-    double max_gap_s; /* largest allowed spacing between consecutive timestamps; 0 = no limit */
-    bool fill_gaps;   /* true: a longer gap is accepted (last value carried forward) */
+    double max_gap_s;   /* largest allowed spacing between consecutive timestamps; 0 = no limit */
+    bool fill_gaps;     /* true: a longer gap is accepted (last value carried forward) */
     const char *region; /* name for a single-region `time,value` file; NULL = file stem */
+    /* Optional restriction: keep only these regions, in this order (region index i of the
+     * trace is regions[i]); a listed region absent from the file is an "unknown region"
+     * error. The whole file is still validated. NULL/0 = all regions in file order. Borrowed
+     * during the call only. */
+    const char *const *regions;
+    size_t n_regions;
 } sw_trace_options;
 
 typedef struct sw_trace sw_trace;
