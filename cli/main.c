@@ -5,6 +5,8 @@
 #include "cli/cli.h"
 
 static const sw_command commands[] = {
+    {"sim", "simulate a scenario on SimGrid and write an HDF5 report", sw_cmd_sim},
+    {"summary", "print the figures of reports side by side", sw_cmd_summary},
     {"windows", "print the curtailment windows of a trace", sw_cmd_windows},
 };
 

@@ -1,0 +1,151 @@
+/* cmd_summary.c - `spillway summary REPORT.h5...`: the reference study's table, one column per
+ * report, then the first report's carbon as a share of each baseline. */
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/report.h"
+
+#define MAX_REPORTS 32
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: spillway summary REPORT.h5 [MORE.h5...] [--csv]\n\n"
+            "Prints the figures of one or more reports (sim or exec) side by side: runtime,\n"
+            "GPU-hours, energy, share of energy inside curtailment windows, carbon, perplexity,\n"
+            "tokens and rounds. The first report is taken as the curtailment-aware run: its\n"
+            "carbon is compared with every other report given and with the baselines stored in\n"
+            "its own summary (`spillway sim --baselines`).\n");
+}
+
+typedef struct row {
+    const char *label;
+    const char *fmt;
+    double (*get)(const sw_report_data *d);
+} row;
+
+static double g_runtime(const sw_report_data *d) { return d->summary.runtime_h; }
+static double g_gpuh(const sw_report_data *d) { return d->summary.gpu_hours; }
+static double g_energy(const sw_report_data *d) { return d->summary.energy_kwh; }
+static double g_curt(const sw_report_data *d) { return 100 * d->summary.curtailed_energy_fraction; }
+static double g_carbon(const sw_report_data *d) { return d->summary.carbon_kg; }
+static double g_final(const sw_report_data *d) { return d->summary.final_ppl; }
+static double g_best(const sw_report_data *d) { return d->summary.best_ppl; }
+static double g_tokens(const sw_report_data *d) { return (double)d->summary.tokens / 1e9; }
+static double g_rounds(const sw_report_data *d) { return (double)d->summary.rounds; }
+
+static const row rows[] = {
+    {"runtime (h)", "%.2f", g_runtime},
+    {"GPU-hours", "%.1f", g_gpuh},
+    {"energy (kWh)", "%.1f", g_energy},
+    {"energy in curtailment windows (%)", "%.1f", g_curt},
+    {"carbon (kgCO2)", "%.2f", g_carbon},
+    {"final perplexity", "%.2f", g_final},
+    {"best perplexity", "%.2f", g_best},
+    {"tokens (billions)", "%.3f", g_tokens},
+    {"rounds", "%.0f", g_rounds},
+};
+
+int sw_cmd_summary(int argc, char **argv)
+{
+    const char *paths[MAX_REPORTS];
+    int n = 0;
+    bool csv = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return SW_EXIT_OK;
+        } else if (!strcmp(argv[i], "--csv")) {
+            csv = true;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "spillway summary: unknown option '%s' (try --help)\n", argv[i]);
+            return SW_EXIT_USAGE;
+        } else if (n == MAX_REPORTS) {
+            fprintf(stderr, "spillway summary: at most %d reports\n", MAX_REPORTS);
+            return SW_EXIT_USAGE;
+        } else {
+            paths[n++] = argv[i];
+        }
+    }
+    if (n == 0) {
+        usage(stderr);
+        return SW_EXIT_USAGE;
+    }
+    sw_report_data *d[MAX_REPORTS];
+    for (int i = 0; i < n; i++) {
+        sw_error err;
+        if (sw_report_open(paths[i], &d[i], &err) != SW_OK) {
+            fprintf(stderr, "spillway summary: %s\n", err.msg);
+            for (int j = 0; j < i; j++)
+                sw_report_data_free(d[j]);
+            return SW_EXIT_USAGE;
+        }
+    }
+
+    const char *sep = csv ? "," : "";
+    if (csv)
+        printf("figure");
+    else
+        printf("%-36s", "");
+    for (int i = 0; i < n; i++)
+        printf(csv ? ",%s" : " %18.18s", d[i]->scenario_name);
+    printf("\n");
+    if (!csv) {
+        printf("%-36s", "mode / loss");
+        for (int i = 0; i < n; i++) {
+            char m[40];
+            snprintf(m, sizeof m, "%s/%s", sw_report_mode_name(d[i]->mode),
+                     sw_report_loss_kind_name(d[i]->loss_kind));
+            printf(" %18s", m);
+        }
+        printf("\n");
+    }
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        printf(csv ? "%s" : "%-36s", rows[r].label);
+        for (int i = 0; i < n; i++) {
+            char v[40];
+            snprintf(v, sizeof v, rows[r].fmt, rows[r].get(d[i]));
+            printf(csv ? "%s%s" : "%s %18s", sep, v);
+        }
+        printf("\n");
+    }
+
+    /* The first report against each baseline: the other reports, then stored baselines. */
+    const sw_report_data *ours = d[0];
+    bool header = false;
+    for (int i = 1; i < n; i++) {
+        if (!header && !csv)
+            printf("\ncarbon of %s as a share of each baseline\n", ours->scenario_name);
+        header = true;
+        double pct = 100 * ours->summary.carbon_kg / d[i]->summary.carbon_kg;
+        printf(csv ? "share_of_%s_pct,%.1f\n" : "  %-34s %8.1f %%   (%.2f vs %.2f kgCO2)\n",
+               d[i]->scenario_name, pct, ours->summary.carbon_kg, d[i]->summary.carbon_kg);
+    }
+    const char *prefix = "carbon_kg_baseline_";
+    for (size_t k = 0; k < ours->summary.n_extras; k++) {
+        const sw_report_extra *x = &ours->summary.extras[k];
+        if (strncmp(x->name, prefix, strlen(prefix)))
+            continue;
+        if (!header && !csv)
+            printf("\ncarbon of %s as a share of each baseline\n", ours->scenario_name);
+        header = true;
+        const char *label = x->name + strlen(prefix);
+        bool given = false; /* the baseline's own report is on the command line */
+        for (int i = 1; i < n; i++) {
+            size_t L = strlen(ours->scenario_name);
+            given |= !strncmp(d[i]->scenario_name, ours->scenario_name, L) &&
+                     d[i]->scenario_name[L] == '-' && !strcmp(d[i]->scenario_name + L + 1, label);
+        }
+        if (given)
+            continue;
+        double pct = 100 * ours->summary.carbon_kg / x->value;
+        printf(csv ? "share_of_%s_pct,%.1f\n" : "  %-34s %8.1f %%   (%.2f vs %.2f kgCO2)\n",
+               label, pct, ours->summary.carbon_kg, x->value);
+    }
+    for (int i = 0; i < n; i++)
+        sw_report_data_free(d[i]);
+    return SW_EXIT_OK;
+}
