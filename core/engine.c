@@ -692,7 +692,8 @@ size_t sw_engine_step(sw_engine *e, double now_s, const sw_event *ev, sw_action 
         if (e->q[i].payload)
             e->spent[e->spent_n++] = e->q[i].payload;
     }
-    memmove(e->q, e->q + k, (e->qn - k) * sizeof *e->q);
+    if (k > 0)
+        memmove(e->q, e->q + k, (e->qn - k) * sizeof *e->q);
     e->qn -= k;
     if (wake_s)
         *wake_s = e->qn > 0 ? e->now_s : next_timer(e);
