@@ -668,16 +668,26 @@ void sw_engine_destroy(sw_engine *e)
 size_t sw_engine_step(sw_engine *e, double now_s, const sw_event *ev, sw_action *out, size_t cap,
                       double *wake_s)
 {
+    return sw_engine_step_n(e, now_s, ev, ev ? 1 : 0, out, cap, wake_s);
+}
+
+size_t sw_engine_step_n(sw_engine *e, double now_s, const sw_event *evs, size_t n_events,
+                        sw_action *out, size_t cap, double *wake_s)
+{
     free_spent(e);
     if (!e->broken)
         sw_error_clear(&e->err);
     if (e->broken) {
         /* keep the runtime error; hand out nothing new */
     } else if (isnan(now_s) || now_s < e->now_s) {
-        reject(e, ev, "now_s %g is earlier than the engine's time %g s", now_s, e->now_s);
+        reject(e, n_events ? evs : NULL, "now_s %g is earlier than the engine's time %g s", now_s,
+               e->now_s);
     } else {
         advance(e, now_s);
-        handle_event(e, ev);
+        /* all simultaneous events first, then one reconcile: two sites ready at the same
+         * instant start the same round */
+        for (size_t i = 0; i < n_events; i++)
+            handle_event(e, &evs[i]);
         reconcile(e);
     }
     if (!out)

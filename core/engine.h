@@ -146,6 +146,14 @@ void sw_engine_destroy(sw_engine *e);
 size_t sw_engine_step(sw_engine *e, double now_s, const sw_event *ev, sw_action *out, size_t cap,
                       double *wake_s);
 
+/* sw_engine_step with several events that happen at the same instant now_s (evs[0..n_events),
+ * n_events may be 0). They are all applied before the engine reacts, so for instance two sites
+ * that become ready together start the same round instead of one waiting for the next round.
+ * Drivers that can see simultaneous events should deliver them this way. An invalid event is
+ * rejected as in sw_engine_step (the others still count); sw_engine_error tells the last one. */
+size_t sw_engine_step_n(sw_engine *e, double now_s, const sw_event *evs, size_t n_events,
+                        sw_action *out, size_t cap, double *wake_s);
+
 /* Error of the last sw_engine_step (code SW_OK if the event was accepted). */
 const sw_error *sw_engine_error(const sw_engine *e);
 

@@ -236,6 +236,21 @@ Test(engine_rounds, a_second_site_early_still_waits_for_the_minimum_duration)
     sw_engine_destroy(x.e);
 }
 
+Test(engine_rounds, sites_ready_at_the_same_instant_start_one_round_together)
+{
+    h x = always_on(2);
+    sw_event both[2] = {{.kind = SW_EV_SITE_READY, .site = 1},
+                        {.kind = SW_EV_SITE_READY, .site = 0}};
+    sw_action out[8];
+    cr_assert_eq(sw_engine_step_n(x.e, 240, both, 2, out, 8, &x.wake_s), 1);
+    cr_expect_eq(out[0].kind, SW_ACT_START_ROUND);
+    cr_assert_eq(out[0].n_sites, 2);
+    cr_expect_eq(out[0].sites[0], 0);
+    cr_expect_eq(out[0].sites[1], 1);
+    cr_expect_eq(out[0].deadline_s, 840);
+    sw_engine_destroy(x.e);
+}
+
 Test(engine_rounds, a_site_ready_mid_round_joins_at_the_next_round)
 {
     h x = always_on(3);
