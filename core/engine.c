@@ -88,9 +88,9 @@ static void fail_runtime(sw_engine *e, const char *what)
     e->broken = true;
 }
 
-__attribute__((format(printf, 6, 7))) static void
-record(sw_engine *e, sw_record_kind kind, int site, int64_t round, double value, const char *fmt,
-       ...)
+__attribute__((format(printf, 6, 7))) static void record(sw_engine *e, sw_record_kind kind,
+                                                         int site, int64_t round, double value,
+                                                         const char *fmt, ...)
 {
     if (!grow((void **)&e->recs, &e->rcap, e->rn + 1, sizeof *e->recs)) {
         fail_runtime(e, "out of memory for records");
@@ -228,8 +228,7 @@ static void aggregate(sw_engine *e)
     e->rounds_completed++;
     record(e, SW_REC_AGGREGATE, -1, r->id, (double)total,
            "round %lld aggregated: %zu of %zu member(s), %llu tokens (total %llu)",
-           (long long)r->id, n_out, r->n, (unsigned long long)total,
-           (unsigned long long)e->tokens);
+           (long long)r->id, n_out, r->n, (unsigned long long)total, (unsigned long long)e->tokens);
     sw_round_free(r);
     e->round_active = false;
     if (e->tokens_target > 0 && e->tokens >= e->tokens_target && !e->finishing)
@@ -361,8 +360,7 @@ static bool round_begin(sw_engine *e)
         if (e->sites[i].life.state == SW_SITE_READY)
             sites[k++] = (int)i;
     sw_error er;
-    if (sw_round_init(&e->round, e->next_round_id, e->now_s, &e->rounds, sites, k, &er) !=
-        SW_OK) {
+    if (sw_round_init(&e->round, e->next_round_id, e->now_s, &e->rounds, sites, k, &er) != SW_OK) {
         fail_runtime(e, er.msg);
         return false;
     }
@@ -524,8 +522,8 @@ static void handle_event(sw_engine *e, const sw_event *ev)
             return;
         }
         if (st != SW_SITE_TRAINING && st != SW_SITE_DRAINING) {
-            reject(e, ev, "site: %d (%s) is %s, expected training or draining", ev->site,
-                   s->name, sw_site_state_name(st));
+            reject(e, ev, "site: %d (%s) is %s, expected training or draining", ev->site, s->name,
+                   sw_site_state_name(st));
             return;
         }
         sw_error er;
@@ -534,8 +532,8 @@ static void handle_event(sw_engine *e, const sw_event *ev)
             return;
         }
         record(e, SW_REC_WORK, ev->site, ev->round, (double)ev->tokens,
-               "%s returned %llu tokens for round %lld", s->name,
-               (unsigned long long)ev->tokens, (long long)ev->round);
+               "%s returned %llu tokens for round %lld", s->name, (unsigned long long)ev->tokens,
+               (long long)ev->round);
         snprintf(why, sizeof why, "returned %llu tokens", (unsigned long long)ev->tokens);
         if (st == SW_SITE_TRAINING)
             set_state(e, i, SW_SITE_READY, why);
@@ -578,8 +576,7 @@ static int validate(const sw_engine_config *c, sw_error *err)
                              "sites[%zu].region: %zu out of range (the trace has %zu regions)", i,
                              s->region, sw_trace_region_count(c->trace));
         if (!isfinite(s->provision_s) || s->provision_s < 0)
-            return sw_errorf(err, SW_EINPUT, "sites[%zu].provision_s: must be finite and >= 0",
-                             i);
+            return sw_errorf(err, SW_EINPUT, "sites[%zu].provision_s: must be finite and >= 0", i);
     }
     return SW_OK;
 }

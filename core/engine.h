@@ -45,34 +45,34 @@ typedef struct sw_engine_site {
 } sw_engine_site;
 
 typedef struct sw_engine_config {
-    double start_unix_s;           /* trace time of run time 0 */
-    double end_s;                  /* horizon (run s); <= 0: the end of the latest site region
-                                      in the trace */
-    const sw_trace *trace;         /* borrowed, must outlive the engine; NULL only with an
-                                      always-on policy and end_s > 0 */
-    const sw_engine_site *sites;   /* [n_sites], copied */
-    size_t n_sites;                /* >= 1 */
-    sw_policy_config policy;       /* the same policy settings for every site */
-    sw_rounds_config rounds;       /* min_duration_s */
-    uint64_t tokens_target;        /* 0 = none; else the run is done once aggregated tokens
-                                      reach it */
-    size_t max_active_sites;       /* 0 = no limit; else at most this many sites provisioning,
-                                      ready, training or draining at once (the wanted sites with
-                                      the lowest signal go first, ties by index) */
+    double start_unix_s;         /* trace time of run time 0 */
+    double end_s;                /* horizon (run s); <= 0: the end of the latest site region
+                                    in the trace */
+    const sw_trace *trace;       /* borrowed, must outlive the engine; NULL only with an
+                                    always-on policy and end_s > 0 */
+    const sw_engine_site *sites; /* [n_sites], copied */
+    size_t n_sites;              /* >= 1 */
+    sw_policy_config policy;     /* the same policy settings for every site */
+    sw_rounds_config rounds;     /* min_duration_s */
+    uint64_t tokens_target;      /* 0 = none; else the run is done once aggregated tokens
+                                    reach it */
+    size_t max_active_sites;     /* 0 = no limit; else at most this many sites provisioning,
+                                    ready, training or draining at once (the wanted sites with
+                                    the lowest signal go first, ties by index) */
 } sw_engine_config;
 
 typedef enum sw_event_kind {
-    SW_EV_TICK = 0,       /* nothing happened; time advanced (also what a NULL event means) */
-    SW_EV_SITE_READY,     /* site finished provisioning */
-    SW_EV_SITE_FAILED,    /* site is lost (any state but off) */
-    SW_EV_WORK_REPORTED,  /* site returned its work for round `round` */
+    SW_EV_TICK = 0,      /* nothing happened; time advanced (also what a NULL event means) */
+    SW_EV_SITE_READY,    /* site finished provisioning */
+    SW_EV_SITE_FAILED,   /* site is lost (any state but off) */
+    SW_EV_WORK_REPORTED, /* site returned its work for round `round` */
 } sw_event_kind;
 
 typedef struct sw_event {
     sw_event_kind kind;
-    int site;          /* READY, FAILED, WORK_REPORTED */
-    int64_t round;     /* WORK_REPORTED: must be the current round */
-    uint64_t tokens;   /* WORK_REPORTED: tokens processed in that round */
+    int site;           /* READY, FAILED, WORK_REPORTED */
+    int64_t round;      /* WORK_REPORTED: must be the current round */
+    uint64_t tokens;    /* WORK_REPORTED: tokens processed in that round */
     const char *detail; /* optional, copied into the record (e.g. why a site failed) */
 } sw_event;
 
@@ -90,19 +90,19 @@ typedef enum sw_action_kind {
 
 typedef struct sw_action {
     sw_action_kind kind;
-    double t_s;                /* when it was decided (run s); carry it out now */
-    int site;                  /* PROVISION, RELEASE, STOP: the site; -1 otherwise */
-    int64_t round;             /* START, STOP, END, AGGREGATE: the round; -1 otherwise */
-    double deadline_s;         /* START_ROUND: when END_ROUND is due, INFINITY = open-ended
-                                  (single-site mode: ends when a second site is ready or the
-                                  site leaves) */
-    double expected_ready_s;   /* PROVISION_SITE: t_s + the site's provision_s */
-    uint64_t tokens_left;      /* START_ROUND: tokens still to train, or SW_TOKENS_UNLIMITED */
-    uint64_t tokens_total;     /* AGGREGATE: sum of tokens */
-    size_t n_sites;            /* START, END, AGGREGATE: length of the arrays below */
-    const int *sites;          /* engine-owned, valid until the next sw_engine_step/destroy */
-    const double *weights;     /* AGGREGATE only, else NULL */
-    const uint64_t *tokens;    /* AGGREGATE only, else NULL */
+    double t_s;              /* when it was decided (run s); carry it out now */
+    int site;                /* PROVISION, RELEASE, STOP: the site; -1 otherwise */
+    int64_t round;           /* START, STOP, END, AGGREGATE: the round; -1 otherwise */
+    double deadline_s;       /* START_ROUND: when END_ROUND is due, INFINITY = open-ended
+                                (single-site mode: ends when a second site is ready or the
+                                site leaves) */
+    double expected_ready_s; /* PROVISION_SITE: t_s + the site's provision_s */
+    uint64_t tokens_left;    /* START_ROUND: tokens still to train, or SW_TOKENS_UNLIMITED */
+    uint64_t tokens_total;   /* AGGREGATE: sum of tokens */
+    size_t n_sites;          /* START, END, AGGREGATE: length of the arrays below */
+    const int *sites;        /* engine-owned, valid until the next sw_engine_step/destroy */
+    const double *weights;   /* AGGREGATE only, else NULL */
+    const uint64_t *tokens;  /* AGGREGATE only, else NULL */
 } sw_action;
 
 /* Engine event records: every decision and transition, for the report's /events table. */
@@ -120,9 +120,9 @@ typedef enum sw_record_kind {
 typedef struct sw_engine_record {
     double t_s;
     sw_record_kind kind;
-    int site;       /* -1 if none */
-    int64_t round;  /* -1 if none */
-    double value;   /* meaning depends on kind, see above; NaN if none */
+    int site;      /* -1 if none */
+    int64_t round; /* -1 if none */
+    double value;  /* meaning depends on kind, see above; NaN if none */
     char detail[192];
 } sw_engine_record;
 
@@ -158,8 +158,8 @@ size_t sw_engine_step_n(sw_engine *e, double now_s, const sw_event *evs, size_t 
 const sw_error *sw_engine_error(const sw_engine *e);
 
 /* ---- read-only state ---- */
-double sw_engine_now(const sw_engine *e);     /* run time of the last step */
-double sw_engine_end_s(const sw_engine *e);   /* the horizon actually used */
+double sw_engine_now(const sw_engine *e);   /* run time of the last step */
+double sw_engine_end_s(const sw_engine *e); /* the horizon actually used */
 size_t sw_engine_site_count(const sw_engine *e);
 const char *sw_engine_site_name(const sw_engine *e, size_t site);
 sw_site_state sw_engine_site_state(const sw_engine *e, size_t site);

@@ -79,8 +79,7 @@ int sw_policy_create(const sw_policy_config *cfg, sw_policy **out, sw_error *err
 
 /* Wraps a custom implementation; the policy takes ownership of self (ops->destroy frees it).
  * ops must outlive the policy. */
-int sw_policy_create_custom(const sw_policy_ops *ops, void *self, sw_policy **out,
-                            sw_error *err);
+int sw_policy_create_custom(const sw_policy_ops *ops, void *self, sw_policy **out, sw_error *err);
 
 void sw_policy_destroy(sw_policy *p);
 

@@ -34,11 +34,11 @@ typedef enum sw_member_status {
 
 typedef struct sw_round {
     int64_t id;
-    double start_s;    /* run time of START_ROUND */
-    double deadline_s; /* run time END_ROUND is due; INFINITY while open-ended */
-    bool ended;        /* END_ROUND has been emitted */
-    size_t n;          /* members */
-    int *sites;        /* [n] site indices, ascending */
+    double start_s;           /* run time of START_ROUND */
+    double deadline_s;        /* run time END_ROUND is due; INFINITY while open-ended */
+    bool ended;               /* END_ROUND has been emitted */
+    size_t n;                 /* members */
+    int *sites;               /* [n] site indices, ascending */
     sw_member_status *status; /* [n] */
     uint64_t *tokens;         /* [n] tokens reported (0 until then) */
 } sw_round;

@@ -1,4 +1,4 @@
-/* site.c - the site lifecycle table (see site.h for the diagram). */
+/* site.c - the site lifecycle table (site.h lists the transitions and their causes). */
 #include "core/site.h"
 
 static const char *const state_names[SW_SITE_STATE_COUNT] = {

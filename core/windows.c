@@ -68,8 +68,8 @@ int sw_windows_policy(const sw_trace *t, size_t region, const sw_policy_config *
     return SW_OK;
 }
 
-int sw_windows_raw(const sw_trace *t, size_t region, double threshold_g_per_kwh,
-                   sw_window **out, size_t *n_out, sw_error *err)
+int sw_windows_raw(const sw_trace *t, size_t region, double threshold_g_per_kwh, sw_window **out,
+                   size_t *n_out, sw_error *err)
 {
     sw_policy_config cfg = {.kind = SW_POLICY_THRESHOLD,
                             .threshold_g_per_kwh = threshold_g_per_kwh,

@@ -35,7 +35,7 @@ int sw_windows_policy(const sw_trace *t, size_t region, const sw_policy_config *
 
 /* The maximal intervals with mci < threshold_g_per_kwh (sw_windows_policy with hysteresis 0,
  * poll 0). */
-int sw_windows_raw(const sw_trace *t, size_t region, double threshold_g_per_kwh,
-                   sw_window **out, size_t *n_out, sw_error *err);
+int sw_windows_raw(const sw_trace *t, size_t region, double threshold_g_per_kwh, sw_window **out,
+                   size_t *n_out, sw_error *err);
 
 #endif

@@ -65,16 +65,46 @@ Test(engine, bad_configurations_name_the_field)
         sw_engine_config c = base_config(tr, s, 2);
         const char *field = NULL;
         switch (k) {
-        case 0: c.n_sites = 0; field = "sites"; break;
-        case 1: s[1].name = "a"; field = "sites[1].name"; break;
-        case 2: s[0].region = 9; field = "sites[0].region"; break;
-        case 3: s[1].provision_s = -1; field = "sites[1].provision_s"; break;
-        case 4: c.rounds.min_duration_s = 0; field = "rounds.min_duration_s"; break;
-        case 5: c.policy.threshold_g_per_kwh = -1; field = "policy.threshold_g_per_kwh"; break;
-        case 6: c.trace = NULL; field = "trace"; break;
-        case 7: c.start_unix_s = NAN; field = "start_unix_s"; break;
-        case 8: c.start_unix_s = T0 + 1e6; field = "end_s"; break;
-        case 9: s[0].name = ""; field = "sites[0].name"; break;
+        case 0:
+            c.n_sites = 0;
+            field = "sites";
+            break;
+        case 1:
+            s[1].name = "a";
+            field = "sites[1].name";
+            break;
+        case 2:
+            s[0].region = 9;
+            field = "sites[0].region";
+            break;
+        case 3:
+            s[1].provision_s = -1;
+            field = "sites[1].provision_s";
+            break;
+        case 4:
+            c.rounds.min_duration_s = 0;
+            field = "rounds.min_duration_s";
+            break;
+        case 5:
+            c.policy.threshold_g_per_kwh = -1;
+            field = "policy.threshold_g_per_kwh";
+            break;
+        case 6:
+            c.trace = NULL;
+            field = "trace";
+            break;
+        case 7:
+            c.start_unix_s = NAN;
+            field = "start_unix_s";
+            break;
+        case 8:
+            c.start_unix_s = T0 + 1e6;
+            field = "end_s";
+            break;
+        case 9:
+            s[0].name = "";
+            field = "sites[0].name";
+            break;
         }
         sw_engine *e = (sw_engine *)tr;
         sw_error err;
@@ -197,9 +227,9 @@ Test(engine, a_late_driver_gets_the_same_decisions_at_their_due_times)
 {
     sw_trace *tr = parse("time,A\n"
                          "2026-01-11T17:00:00Z,300\n"
-                         "2026-01-11T17:05:00Z,60\n"   /* 300: provision */
-                         "2026-01-11T17:20:00Z,300\n"  /* 1200: pending, release at 1800 */
-                         "2026-01-11T17:40:00Z,50\n"   /* 2400: provision again */
+                         "2026-01-11T17:05:00Z,60\n"  /* 300: provision */
+                         "2026-01-11T17:20:00Z,300\n" /* 1200: pending, release at 1800 */
+                         "2026-01-11T17:40:00Z,50\n"  /* 2400: provision again */
                          "2026-01-11T17:45:00Z,50\n");
     sw_engine_site sites[1] = {{"a", 0, 240}};
     sw_engine_config c = base_config(tr, sites, 1);
@@ -464,8 +494,9 @@ static void schedule_report(world *w, double now_s, int site, int64_t round, dou
         return; /* an early report is already on its way */
     w->report_round[site] = round;
     uint64_t tokens = (uint64_t)(now_s + delay_s - w->round_start_s) * 10;
-    schedule(w, now_s + delay_s,
-             (sw_event){.kind = SW_EV_WORK_REPORTED, .site = site, .round = round, .tokens = tokens});
+    schedule(
+        w, now_s + delay_s,
+        (sw_event){.kind = SW_EV_WORK_REPORTED, .site = site, .round = round, .tokens = tokens});
 }
 
 static void apply(world *w, const sw_action *a, double now_s)
@@ -565,8 +596,8 @@ static void check_release(const world *w, size_t site, double now_s)
     }
     for (double t = from; t <= now_s;) {
         cr_assert_not(curtailed_at(w, region, t),
-                      "site %zu released at %g but its signal was under at %g (H=%g)", site,
-                      now_s, t, p->hysteresis_s);
+                      "site %zu released at %g but its signal was under at %g (H=%g)", site, now_s,
+                      t, p->hysteresis_s);
         t = sw_trace_next_change(w->tr, region, w->cfg.start_unix_s + t) - w->cfg.start_unix_s;
     }
 }
@@ -609,19 +640,19 @@ static void build_world(world *w, uint64_t seed)
         w->sites[i] = (sw_engine_site){names[i], xorshift(&r) % n_regions, 400 * unif(&r)};
     static const double hyst[] = {0, 120, 600, 900};
     static const double poll[] = {0, 0, 10, 7};
-    w->cfg = (sw_engine_config){.start_unix_s = T0,
-                                .end_s = 0,
-                                .trace = w->tr,
-                                .sites = w->sites,
-                                .n_sites = n_sites,
-                                .policy = {SW_POLICY_THRESHOLD, 100, hyst[xorshift(&r) % 4],
-                                           poll[xorshift(&r) % 4]},
-                                .rounds = {xorshift(&r) % 2 ? 600 : 300},
-                                .max_active_sites = xorshift(&r) % 3};
+    w->cfg = (sw_engine_config){
+        .start_unix_s = T0,
+        .end_s = 0,
+        .trace = w->tr,
+        .sites = w->sites,
+        .n_sites = n_sites,
+        .policy = {SW_POLICY_THRESHOLD, 100, hyst[xorshift(&r) % 4], poll[xorshift(&r) % 4]},
+        .rounds = {xorshift(&r) % 2 ? 600 : 300},
+        .max_active_sites = xorshift(&r) % 3};
     w->nfail = xorshift(&r) % 3;
     for (size_t i = 0; i < w->nfail; i++)
-        w->failures[i] = (ev_at){unif(&r) * 20000,
-                                 {.kind = SW_EV_SITE_FAILED, .site = (int)(xorshift(&r) % n_sites)}};
+        w->failures[i] = (ev_at){
+            unif(&r) * 20000, {.kind = SW_EV_SITE_FAILED, .site = (int)(xorshift(&r) % n_sites)}};
     for (size_t i = 0; i < NS; i++)
         w->report_round[i] = -1;
     w->hash = 14695981039346656037ull;
@@ -642,8 +673,7 @@ static void run_world(world *w, size_t cap)
         for (size_t i = 0; i < w->cfg.n_sites; i++)
             before[i] = sw_engine_site_state(e, i);
         size_t n = sw_engine_step(e, now_s, &ev, out, cap, &wake_s);
-        cr_assert_eq(sw_engine_error(e)->code, SW_OK, "t=%g: %s", now_s,
-                     sw_engine_error(e)->msg);
+        cr_assert_eq(sw_engine_error(e)->code, SW_OK, "t=%g: %s", now_s, sw_engine_error(e)->msg);
         for (size_t i = 0; i < n; i++)
             apply(w, &out[i], now_s);
         while (n == cap) { /* fetch the queued rest before anything else happens */

@@ -37,7 +37,7 @@
 #include "core/engine.h"
 #include "core/trace.h"
 
-#define MAX_PENDING 16
+#define MAX_PENDING  16
 #define TOKENS_PER_S 1000
 
 typedef struct pending {
@@ -78,8 +78,9 @@ static void schedule(driver *d, double t_s, sw_event ev)
 static void report_work(driver *d, double now_s, int site, int64_t round)
 {
     uint64_t tokens = (uint64_t)((now_s - d->round_start_s) * TOKENS_PER_S);
-    schedule(d, now_s,
-             (sw_event){.kind = SW_EV_WORK_REPORTED, .site = site, .round = round, .tokens = tokens});
+    schedule(
+        d, now_s,
+        (sw_event){.kind = SW_EV_WORK_REPORTED, .site = site, .round = round, .tokens = tokens});
 }
 
 static void apply(driver *d, const sw_action *a, double now_s)
@@ -164,8 +165,8 @@ static void expect_decisions(const driver *d, sw_action_kind kind, const int *si
     for (size_t i = 0; i < d->nlog; i++) {
         if (d->log[i].kind != kind)
             continue;
-        cr_assert_lt(k, n, "extra %s of site %d at t=%g", sw_action_kind_name(kind),
-                     d->log[i].site, d->log[i].t_s);
+        cr_assert_lt(k, n, "extra %s of site %d at t=%g", sw_action_kind_name(kind), d->log[i].site,
+                     d->log[i].t_s);
         cr_expect_eq(d->log[i].site, site[k], "%s #%zu site", sw_action_kind_name(kind), k);
         cr_expect_eq(d->log[i].t_s, t_s[k], "%s #%zu of site %d at t=%g, expected %g",
                      sw_action_kind_name(kind), k, d->log[i].site, d->log[i].t_s, t_s[k]);

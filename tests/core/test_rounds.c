@@ -136,12 +136,11 @@ static void step(h *x, double t_s, sw_event_kind kind, int site, int64_t round, 
     sw_event ev = {.kind = kind, .site = site, .round = round, .tokens = tokens};
     sw_action out[64];
     x->n = sw_engine_step(x->e, t_s, &ev, out, 64, &x->wake_s);
-    cr_assert_eq(sw_engine_error(x->e)->code, SW_OK, "t=%g: %s", t_s,
-                 sw_engine_error(x->e)->msg);
+    cr_assert_eq(sw_engine_error(x->e)->code, SW_OK, "t=%g: %s", t_s, sw_engine_error(x->e)->msg);
     for (size_t i = 0; i < x->n; i++) {
         act *a = &x->a[i];
-        *a = (act){out[i].kind, out[i].t_s, out[i].site, out[i].round, out[i].deadline_s,
-                   out[i].n_sites, {0}, {0}, {0}};
+        *a = (act){out[i].kind,    out[i].t_s, out[i].site, out[i].round, out[i].deadline_s,
+                   out[i].n_sites, {0},        {0},         {0}};
         cr_assert_leq(out[i].n_sites, 8);
         for (size_t k = 0; k < out[i].n_sites; k++) {
             a->sites[k] = out[i].sites[k];

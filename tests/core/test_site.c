@@ -9,13 +9,11 @@
 Test(site, a_full_window_walks_the_lifecycle)
 {
     sw_site s = {SW_SITE_OFF, 0};
-    sw_site_state path[] = {SW_SITE_PROVISIONING, SW_SITE_READY,    SW_SITE_TRAINING,
-                            SW_SITE_READY,        SW_SITE_TRAINING, SW_SITE_DRAINING,
-                            SW_SITE_OFF};
+    sw_site_state path[] = {SW_SITE_PROVISIONING, SW_SITE_READY,    SW_SITE_TRAINING, SW_SITE_READY,
+                            SW_SITE_TRAINING,     SW_SITE_DRAINING, SW_SITE_OFF};
     for (size_t i = 0; i < sizeof path / sizeof path[0]; i++) {
         sw_error err;
-        cr_assert_eq(sw_site_transition(&s, path[i], 10.0 * (double)i, &err), SW_OK, "%s",
-                     err.msg);
+        cr_assert_eq(sw_site_transition(&s, path[i], 10.0 * (double)i, &err), SW_OK, "%s", err.msg);
         cr_expect_eq(s.state, path[i]);
         cr_expect_eq(s.since_s, 10.0 * (double)i);
     }
@@ -34,9 +32,9 @@ Test(site, exactly_the_documented_transitions_are_allowed)
 {
     /* site.h's list, written out again: any difference in the table is a test failure */
     static const char *const allowed[] = {
-        "off>provisioning", "provisioning>ready", "provisioning>off",   "provisioning>failed",
-        "ready>training",   "ready>off",          "ready>failed",       "training>ready",
-        "training>draining", "training>failed",   "draining>off",       "draining>failed",
+        "off>provisioning",  "provisioning>ready", "provisioning>off", "provisioning>failed",
+        "ready>training",    "ready>off",          "ready>failed",     "training>ready",
+        "training>draining", "training>failed",    "draining>off",     "draining>failed",
         "failed>off",
     };
     size_t n_allowed = 0;
@@ -48,8 +46,8 @@ Test(site, exactly_the_documented_transitions_are_allowed)
             bool listed = false;
             for (size_t k = 0; k < sizeof allowed / sizeof allowed[0]; k++)
                 listed |= strcmp(allowed[k], name) == 0;
-            cr_expect_eq(sw_site_transition_valid((sw_site_state)a, (sw_site_state)b), listed,
-                         "%s", name);
+            cr_expect_eq(sw_site_transition_valid((sw_site_state)a, (sw_site_state)b), listed, "%s",
+                         name);
             n_allowed += listed;
         }
     }
@@ -76,8 +74,7 @@ Test(site, invalid_transitions_are_rejected_and_leave_the_state_alone)
         cr_expect_eq(sw_site_transition(&s, bad[i].to, 6, &err), SW_EINPUT, "%s", bad[i].msg);
         cr_expect_eq(s.state, bad[i].from);
         cr_expect_eq(s.since_s, 5);
-        cr_expect_not_null(strstr(err.msg, bad[i].msg), "\"%s\" lacks \"%s\"", err.msg,
-                           bad[i].msg);
+        cr_expect_not_null(strstr(err.msg, bad[i].msg), "\"%s\" lacks \"%s\"", err.msg, bad[i].msg);
     }
 }
 
