@@ -102,10 +102,10 @@ static int check_options(const sw_train_options *o, sw_kerror *err)
     if (!(o->warmdown_frac >= 0.0f && o->warmdown_frac <= 1.0f))
         return sw_kerrorf(err, SW_K_EINPUT, "--warmdown: must be in [0, 1], got %g",
                           (double)o->warmdown_frac);
-    if (o->warmup_steps < 0 || o->eval_every < 0 || o->checkpoint_every < 0 ||
+    if (o->warmup_steps < 0 || o->eval_every < 0 || o->checkpoint_every < 0 || o->stop_at_step < 0 ||
         o->eval_batches < 1 || o->print_every < 1)
         return sw_kerrorf(err, SW_K_EINPUT,
-                          "--warmup/--eval-every/--checkpoint-every must be >= 0 and "
+                          "--warmup/--eval-every/--checkpoint-every/--stop-at must be >= 0 and "
                           "--eval-batches/--print-every >= 1");
     return sw_model_config_check(&o->model, err);
 }
@@ -220,7 +220,8 @@ int sw_train_run(const sw_train_options *o, sw_train_result *res, sw_kerror *err
     sw_lr_schedule sched = {o->steps, o->warmup_steps, o->warmdown_frac, o->final_lr_frac};
     double t_train = 0.0, t_start = now_s();
     float loss = 0.0f, val_loss = NAN;
-    for (int64_t step = st.step; step < o->steps; step++) {
+    int64_t end = o->stop_at_step > 0 && o->stop_at_step < o->steps ? o->stop_at_step : o->steps;
+    for (int64_t step = st.step; step < end; step++) {
         double t0 = now_s();
         sw_loader_next(&ld, r.in, r.tg);
         if ((rc = sw_model_forward(r.model, r.in, r.tg, B, T, &loss, err)) != SW_K_OK)
@@ -242,7 +243,7 @@ int sw_train_run(const sw_train_options *o, sw_train_result *res, sw_kerror *err
                             (long long)step, (double)loss);
             goto out;
         }
-        int last = st.step == o->steps;
+        int last = st.step == end;
         int do_eval = last || (o->eval_every > 0 && st.step % o->eval_every == 0);
         val_loss = NAN;
         if (do_eval && (rc = sw_evaluate(r.model, r.text.bytes, val, B, T, o->eval_batches,

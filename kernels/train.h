@@ -15,7 +15,9 @@
 typedef struct sw_train_options {
     sw_model_config model;      /* shape (from sw_model_preset, possibly adjusted) */
     const char *data_path;      /* text file, byte-tokenized; 90/10 train/val split */
-    int64_t steps;              /* optimizer steps to reach (a resumed run continues to it) */
+    int64_t steps;              /* total optimizer steps of the run (the schedule spans them) */
+    int64_t stop_at_step;       /* > 0: stop (and checkpoint) after this step, to resume later;
+                                   0: run to `steps` */
     int batch, seq_len;         /* B sequences of T tokens per step */
     int threads;                /* CPU threads (OpenMP and BLAS) */
     float lr;                   /* peak learning rate */

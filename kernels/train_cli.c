@@ -35,6 +35,8 @@ static void usage(FILE *out)
             "  --print-every N        progress line every N steps (default 10)\n"
             "  --checkpoint DIR       save DIR/latest.ckpt at the end (resumed if present)\n"
             "  --checkpoint-every N   also save every N steps\n"
+            "  --stop-at N            stop after step N (the schedule still spans --steps);\n"
+            "                         rerun with the same --checkpoint to resume\n"
             "  --log FILE             CSV loss log: step,tokens,loss,bpb,ppl,lr,grad_norm,\n"
             "                         val_loss,val_bpb,tokens_per_s,elapsed_s\n"
             "  -h, --help             this text\n"
@@ -152,6 +154,9 @@ int sw_train_main(int argc, char **argv)
         } else if (!strcmp(flag, "--checkpoint-every")) {
             bad = parse_i64(flag, val, 0, &n);
             o.checkpoint_every = n;
+        } else if (!strcmp(flag, "--stop-at")) {
+            bad = parse_i64(flag, val, 0, &n);
+            o.stop_at_step = n;
         } else if (!strcmp(flag, "--log")) {
             o.log_path = val;
         } else {
