@@ -1,0 +1,171 @@
+/* scenario.h - the experiment description: a YAML file (docs/formats/scenario.md) loaded into
+ * a plain struct with every field validated and defaulted, plus `--set key=value` overrides.
+ *
+ * Every field below has a default (in brackets) that applies when the key is absent or null
+ * (`key:`, `key: ~`). Units are in the names. Errors are SW_EINPUT with messages like
+ *   scenarios/x.yaml:12:14: key 'sites[1].power_w.train': expected a number >= 0, got "abc"
+ *   override 'policy.poll_s=-1': key 'policy.poll_s': expected a number >= 0, got "-1"
+ * for unknown keys, wrong types, out-of-range values, YAML syntax errors and unreadable files.
+ */
+#ifndef SW_SCENARIO_H
+#define SW_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/policy.h"
+#include "core/trace.h"
+
+/* sw_policy_kind (threshold | always_on) is the engine's, from core/policy.h. */
+
+typedef enum sw_outer_kind {
+    SW_OUTER_NONE = 0,     /* "none": plain work-weighted FedAvg (the published run) */
+    SW_OUTER_NESTEROV = 1, /* "nesterov": DiLoCo-style outer step on the pseudo-gradient */
+} sw_outer_kind;
+
+typedef enum sw_provisioner_kind {
+    SW_PROVISIONER_LOCAL = 0,   /* "local": site agents as local processes */
+    SW_PROVISIONER_COMMAND = 1, /* "command": user commands provision and release sites */
+    SW_PROVISIONER_STATIC = 2,  /* "static": agents already running, they join by themselves */
+} sw_provisioner_kind;
+
+typedef struct sw_scenario_trace {
+    char *file;          /* trace CSV [required]; a relative path is resolved against the scenario
+                          * file's folder, else the current directory; stored as resolved */
+    sw_trace_unit unit;  /* unit of the file's values: g_per_kwh | lbs_per_mwh [g_per_kwh] */
+    double max_gap_s;    /* largest allowed spacing of the trace, s; 0 = no limit [0] */
+    bool fill_gaps;      /* accept longer gaps, carrying the last value forward [false] */
+    double start_unix_s; /* start of the run, Unix s (YAML: ISO-8601); NAN = trace start */
+    double end_unix_s;   /* end of the run, Unix s (YAML: ISO-8601); NAN = trace end */
+    char **baseline_regions; /* regions for centralized baselines [empty] */
+    size_t n_baseline_regions;
+} sw_scenario_trace;
+
+typedef struct sw_scenario_policy {
+    sw_policy_kind kind;        /* threshold | always_on [threshold] */
+    double threshold_g_per_kwh; /* curtailment: MCI below this, gCO2/kWh, >= 0 [100] */
+    double deprovision_after_s; /* hysteresis: MCI above threshold this long, s, >= 0 [600] */
+    double poll_s;              /* signal polling period, s, >= 0; 0 = exact, event-driven [10] */
+} sw_scenario_policy;
+
+typedef struct sw_scenario_outer {
+    sw_outer_kind kind; /* none | nesterov [none] */
+    double lr;          /* outer learning rate, > 0 [0.7] */
+    double momentum;    /* Nesterov momentum, in [0, 1) [0.9] */
+} sw_scenario_outer;
+
+typedef struct sw_scenario_rounds {
+    double min_duration_s; /* wall-clock length of a federated round, s, > 0 [600] */
+    double startup_s;      /* per-site start-up cost of each round (load, compile), s [85] */
+    double return_s;       /* time to return weights at the end of a round, s [45] */
+    double aggregate_s;    /* time to aggregate on the coordinator, s [2] */
+    sw_scenario_outer outer;
+} sw_scenario_rounds;
+
+/* Convergence-model parameters (sim): L(D) = E + B·D^-beta in nats/token, D = tokens, plus a
+ * federated efficiency eta(k, H) = 1 / (1 + fed_site_penalty·(k-1)·H^fed_steps_exponent) that
+ * discounts tokens trained apart by k sites over H local optimizer steps per round. Every value
+ * 0 = use the shipped fit. All >= 0. */
+typedef struct sw_scenario_convergence {
+    double e_nats;             /* YAML `E`: irreducible loss, nats/token [0] */
+    double b_nats;             /* YAML `B`: data-scaling coefficient [0] */
+    double beta;               /* YAML `beta`: data-scaling exponent [0] */
+    double fed_site_penalty;   /* [0] */
+    double fed_steps_exponent; /* [0] */
+} sw_scenario_convergence;
+
+typedef struct sw_scenario_model {
+    char *preset;          /* model architecture name [nanochat-d20] */
+    double params;         /* parameter count; 0 in the file = from the preset (resolved on
+                            * load, so the struct always holds > 0) [0] */
+    double tokens;         /* tokens of the whole run (one pass over the data), > 0 [12.3e9] */
+    uint64_t batch_tokens; /* tokens per optimizer step, >= 1 [524288] */
+    double step_s;         /* s per optimizer step on the reference site (4 A100s), > 0 [2.75] */
+    double log_interval_s; /* training log period, s, > 0 [60] */
+    sw_scenario_convergence convergence;
+} sw_scenario_model;
+
+typedef struct sw_scenario_site {
+    char *name;         /* unique site name [required] */
+    char *region;       /* trace region of the site's grid [required] */
+    int gpus;           /* GPUs at the site, >= 1 [4] */
+    char *gpu;          /* GPU type, a name known to sw_gpu_peak_flops [a100] */
+    double provision_s; /* provisioning delay (site draws idle power), s, >= 0 [240] */
+    double drain_s;     /* graceful stop: time to return work before release, s, >= 0 [45] */
+    double pue;         /* power usage effectiveness, >= 1 [1.0] */
+    struct {
+        double train; /* W while training, >= 0 [2024] */
+        double idle;  /* W while provisioned but idle, >= 0 [468] */
+        double off;   /* W when released, >= 0 [0] */
+    } power_w;
+} sw_scenario_site;
+
+typedef struct sw_scenario_network {
+    double wan_gbps;       /* WAN bandwidth between sites and coordinator, Gbit/s, > 0 [10] */
+    double wan_latency_ms; /* WAN one-way latency, ms, >= 0 [80] */
+    double lan_gbps;       /* LAN bandwidth inside a site, Gbit/s, > 0 [100] */
+    double lan_latency_us; /* LAN latency, µs, >= 0 [5] */
+} sw_scenario_network;
+
+typedef struct sw_scenario_exec {
+    double time_compression;         /* trace seconds per wall second, > 0 [60] */
+    int threads;                     /* CPU threads per site agent, >= 1 [1] */
+    char *preset;                    /* model preset trained by exec [small] */
+    sw_provisioner_kind provisioner; /* local | command | static [local] */
+    int batch;                       /* sequences per micro-batch, >= 1 [4] */
+    int seq;                         /* tokens per sequence, >= 1 [64] */
+} sw_scenario_exec;
+
+typedef struct sw_scenario {
+    char *name;    /* scenario name [the file name without folder and extension] */
+    uint64_t seed; /* random seed [1] */
+    sw_scenario_trace trace;
+    sw_scenario_policy policy;
+    sw_scenario_rounds rounds;
+    sw_scenario_model model;
+    sw_scenario_site *sites; /* at least one, names unique */
+    size_t n_sites;
+    sw_scenario_network network;
+    sw_scenario_exec exec;
+    char *resolved_yaml; /* every field with its final value, as YAML text (for the report) */
+} sw_scenario;
+
+/* Loads, overrides and validates a scenario file. overrides: n_overrides strings
+ * "dotted.path=value" (value is YAML: `sites.0.region=SPP_TX`, `sites[1].gpus=8`,
+ * `trace.baseline_regions=[DE]`; an empty value restores the default), applied to the parsed
+ * document before validation. On success *out owns its strings (free with sw_scenario_free);
+ * on error *out is left empty (safe to free). */
+int sw_scenario_load(const char *path, const char *const *overrides, size_t n_overrides,
+                     sw_scenario *out, sw_error *err);
+
+/* Same on YAML text; `name` stands for the file in messages, in the default scenario name and
+ * as the base for a relative trace path. */
+int sw_scenario_parse_text(const char *text, const char *name, const char *const *overrides,
+                           size_t n_overrides, sw_scenario *out, sw_error *err);
+
+/* Frees what the scenario owns and zeroes it (NULL or already freed is fine). */
+void sw_scenario_free(sw_scenario *s);
+
+/* Checks the scenario against its loaded trace and fills what depends on it: every site
+ * region and baseline region must be a region of t, start/end default to the trace's common
+ * span (latest start, earliest end over the regions used) and must lie inside it with
+ * start < end. Regenerates resolved_yaml. SW_EINPUT with a message naming the key. */
+int sw_scenario_resolve_trace(sw_scenario *s, const sw_trace *t, sw_error *err);
+
+/* The trace options the scenario asks for (unit, gaps); region selection is left to the
+ * caller. Borrows nothing. */
+sw_trace_options sw_scenario_trace_options(const sw_scenario *s);
+
+/* Index of a site by name, or -1. */
+int sw_scenario_site_index(const sw_scenario *s, const char *name);
+
+/* Peak dense BF16 tensor throughput of one GPU, FLOP/s (a100 312e12, h100 989e12, ...; see
+ * scenario.c for the table and sources), or 0 for an unknown name. */
+double sw_gpu_peak_flops(const char *gpu);
+
+/* Parameter count of a known model preset (nanochat-d20: 561e6), or 0 if unknown. */
+double sw_model_preset_params(const char *preset);
+
+#endif
