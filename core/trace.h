@@ -16,10 +16,11 @@
  * or nothing (taken as UTC); all are converted to UTC.
  *
  * Errors name file, line and column: empty file, bad header, unparsable timestamp, unsorted or
- * duplicate timestamp, non-numeric, NaN, infinite or negative value, missing cells, unknown
- * region (when options restrict regions), gap longer than max_gap_s (unless fill_gaps is set,
- * in which case the last value is carried forward across the gap, which is what the step
- * semantics do anyway).
+ * duplicate timestamp, non-numeric, NaN, infinite or negative value, wrong number of cells,
+ * empty cell, unknown region (when options restrict regions), fewer than 2 rows in a region
+ * (the step is inferred), gap longer than max_gap_s. With fill_gaps set, longer gaps and empty
+ * cells are accepted and the last value is carried forward, which is what the step semantics
+ * do anyway. Full list and format: docs/formats/trace.md.
  */
 #ifndef SW_TRACE_H
 #define SW_TRACE_H
