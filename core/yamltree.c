@@ -7,8 +7,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#define MAX_DEPTH 64 /* nesting limit: a scenario needs 4; deeper input is refused, not recursed   \
-                      */
+/* Nesting limit: a scenario needs 4; deeper input is refused rather than recursed into. */
+#define MAX_DEPTH 64
 
 void sw_yt_free(sw_yt_node *n)
 {
