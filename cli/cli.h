@@ -14,5 +14,6 @@ typedef struct sw_command {
 int sw_cmd_windows(int argc, char **argv);
 int sw_cmd_sim(int argc, char **argv);
 int sw_cmd_summary(int argc, char **argv);
+int sw_cmd_calibrate(int argc, char **argv);
 
 #endif
