@@ -143,11 +143,12 @@ void sw_cpu_scale(float *x, size_t n, float s)
         x[i] *= s;
 }
 
-void sw_cpu_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
-                         float beta1, float beta2, float eps, float wd, float bc1, float bc2)
+/* AdamW over one contiguous chunk (see backend.h for the update). */
+SW_VECTOR_CLONES static void adamw_chunk(float *p, const float *g, float *m, float *v, size_t n,
+                                         float lr, float beta1, float beta2, float eps,
+                                         float wd, float inv_bc1, float inv_sqrt_bc2)
 {
-    float inv_bc1 = 1.0f / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
-#pragma omp parallel for simd schedule(static) num_threads(sw_cpu_threads())
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float mi = beta1 * m[i] + (1.0f - beta1) * g[i];
         float vi = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
@@ -155,6 +156,19 @@ void sw_cpu_adamw_update(float *p, const float *g, float *m, float *v, size_t n,
         v[i] = vi;
         float update = (mi * inv_bc1) / (sqrtf(vi) * inv_sqrt_bc2 + eps);
         p[i] -= lr * (update + wd * p[i]);
+    }
+}
+
+void sw_cpu_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
+                         float beta1, float beta2, float eps, float wd, float bc1, float bc2)
+{
+    float inv_bc1 = 1.0f / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
+    size_t nchunks = (n + SUM_CHUNK - 1) / SUM_CHUNK;
+#pragma omp parallel for schedule(static) num_threads(sw_cpu_threads())
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t i0 = c * SUM_CHUNK, len = i0 + SUM_CHUNK < n ? SUM_CHUNK : n - i0;
+        adamw_chunk(p + i0, g + i0, m + i0, v + i0, len, lr, beta1, beta2, eps, wd, inv_bc1,
+                    inv_sqrt_bc2);
     }
 }
 

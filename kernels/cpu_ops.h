@@ -6,6 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Hot per-row helpers get an AVX2+FMA clone chosen at load time (GCC function
+ * multi-versioning) besides the baseline x86-64 one: the build targets plain x86-64 (SSE2),
+ * which halves the width of the softmax, norm and optimizer loops on every machine we run. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SW_SANITIZE)
+#define SW_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SW_VECTOR_CLONES
+#endif
+
 /* Epsilon inside every RMSNorm (residual norms and the per-head q/k norms). */
 #define SW_RMS_EPS 1e-6f
 

@@ -10,59 +10,66 @@
 #include "kernels/cpu_ops.h"
 #include "kernels/fastmath.h"
 
+/* One row: caps z[V] in place and returns logsumexp(z). */
+SW_VECTOR_CLONES static float xent_row_forward(float *z, int V, float softcap)
+{
+    float mx = -INFINITY;
+    if (softcap > 0.0f) {
+        float inv = 1.0f / softcap;
+#pragma omp simd reduction(max : mx)
+        for (int j = 0; j < V; j++) {
+            z[j] = softcap * sw_tanhf(z[j] * inv);
+            mx = z[j] > mx ? z[j] : mx;
+        }
+    } else {
+#pragma omp simd reduction(max : mx)
+        for (int j = 0; j < V; j++)
+            mx = z[j] > mx ? z[j] : mx;
+    }
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < V; j++)
+        sum += sw_expf(z[j] - mx);
+    return mx + logf(sum);
+}
+
 double sw_cpu_xent_forward(float *logits, float *lse, const int32_t *targets, int N, int V,
                            float softcap)
 {
 #pragma omp parallel for schedule(static) num_threads(sw_cpu_threads())
-    for (int n = 0; n < N; n++) {
-        float *z = logits + (size_t)n * V;
-        float mx = -INFINITY;
-        if (softcap > 0.0f) {
-            float inv = 1.0f / softcap;
-#pragma omp simd reduction(max : mx)
-            for (int j = 0; j < V; j++) {
-                z[j] = softcap * sw_tanhf(z[j] * inv);
-                mx = z[j] > mx ? z[j] : mx;
-            }
-        } else {
-#pragma omp simd reduction(max : mx)
-            for (int j = 0; j < V; j++)
-                mx = z[j] > mx ? z[j] : mx;
-        }
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < V; j++)
-            sum += sw_expf(z[j] - mx);
-        lse[n] = mx + logf(sum);
-    }
+    for (int n = 0; n < N; n++)
+        lse[n] = xent_row_forward(logits + (size_t)n * V, V, softcap);
     double total = 0.0; /* serial, in row order: deterministic */
     for (int n = 0; n < N; n++)
         total += (double)lse[n] - (double)logits[(size_t)n * V + targets[n]];
     return total;
 }
 
+/* One row: z[V] becomes scale · (softmax - onehot(t)) · dz/dl. */
+SW_VECTOR_CLONES static void xent_row_backward(float *z, int V, float lse, int t, float softcap,
+                                               float scale)
+{
+    if (softcap > 0.0f) {
+        float inv = 1.0f / softcap;
+        float zt = z[t] * inv, dcap_t = 1.0f - zt * zt;
+#pragma omp simd
+        for (int j = 0; j < V; j++) {
+            float zc = z[j] * inv;
+            z[j] = scale * sw_expf(z[j] - lse) * (1.0f - zc * zc);
+        }
+        z[t] -= scale * dcap_t;
+    } else {
+#pragma omp simd
+        for (int j = 0; j < V; j++)
+            z[j] = scale * sw_expf(z[j] - lse);
+        z[t] -= scale;
+    }
+}
+
 void sw_cpu_xent_backward(float *logits, const float *lse, const int32_t *targets, int N, int V,
                           float softcap, float scale)
 {
 #pragma omp parallel for schedule(static) num_threads(sw_cpu_threads())
-    for (int n = 0; n < N; n++) {
-        float *z = logits + (size_t)n * V;
-        float l = lse[n];
-        int t = targets[n];
-        if (softcap > 0.0f) {
-            float inv = 1.0f / softcap;
-            float zt = z[t] * inv, dcap_t = 1.0f - zt * zt;
-#pragma omp simd
-            for (int j = 0; j < V; j++) {
-                float zc = z[j] * inv;
-                z[j] = scale * sw_expf(z[j] - l) * (1.0f - zc * zc);
-            }
-            z[t] -= scale * dcap_t;
-        } else {
-#pragma omp simd
-            for (int j = 0; j < V; j++)
-                z[j] = scale * sw_expf(z[j] - l);
-            z[t] -= scale;
-        }
-    }
+    for (int n = 0; n < N; n++)
+        xent_row_backward(logits + (size_t)n * V, V, lse[n], targets[n], softcap, scale);
 }

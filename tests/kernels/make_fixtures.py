@@ -60,9 +60,14 @@ def rope(x, cos, sin):
 
 def forward(p, idx):
     """Soft-capped logits [B*T, V] of the model with parameter dict p on tokens idx [B, T]."""
+    return forward_dtype(p, idx, torch.float64)
+
+
+def forward_dtype(p, idx, dtype):
+    """forward() with the rotary tables in dtype (bench/bench_torch.py runs float32)."""
     pos = torch.arange(T, dtype=torch.float64)
     inv = ROPE ** (-torch.arange(0, HD, 2, dtype=torch.float64) / HD)
-    ang = pos[:, None] * inv[None, :]
+    ang = (pos[:, None] * inv[None, :]).to(dtype)
     cos, sin = ang.cos()[None, :, None, :], ang.sin()[None, :, None, :]
     x = rmsnorm(p["wte"][idx])
     mask = torch.ones(T, T, dtype=torch.bool).tril()
