@@ -33,6 +33,7 @@ typedef struct region {
 struct sw_trace {
     size_t n_regions;
     region *r;
+    double *shared_t; /* one time array for all regions (from_columns), or NULL */
 };
 
 /* ---------------------------------------------------------------- time stamps */
@@ -197,9 +198,13 @@ void sw_trace_destroy(sw_trace *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->n_regions; i++)
+    for (size_t i = 0; t->r && i < t->n_regions; i++) {
+        if (t->r[i].t == t->shared_t)
+            t->r[i].t = NULL; /* borrowed from shared_t, freed below */
         region_free(&t->r[i]);
+    }
     free(t->r);
+    free(t->shared_t);
     free(t);
 }
 
@@ -806,64 +811,104 @@ int sw_trace_load(const char *path, const sw_trace_options *opt, sw_trace **out,
     return rc;
 }
 
-int sw_trace_from_arrays(const char *region_name, const double *t_unix_s,
-                         const double *mci_g_per_kwh, size_t n, double step_s, sw_trace **out,
-                         sw_error *err)
+/* Validates and copies n_regions columns over one shared time array (see sw_trace_from_columns);
+ * `who` prefixes the messages. */
+static int from_columns(const char *who, const char *const *names, const double *t_unix_s,
+                        const double *const *values, size_t n_regions, size_t n, double step_s,
+                        sw_trace **out, sw_error *err)
 {
-    static const char *who = "sw_trace_from_arrays";
     if (!out)
         return sw_errorf(err, SW_EINPUT, "%s: out is NULL", who);
     *out = NULL;
-    if (!region_name || !region_name[0])
-        return sw_errorf(err, SW_EINPUT, "%s: empty region name, expected a name", who);
-    if (n == 0 || !t_unix_s || !mci_g_per_kwh)
-        return sw_errorf(err, SW_EINPUT, "%s: region %s: no points, expected at least 1", who,
-                         region_name);
+    if (n_regions == 0 || !names || !values)
+        return sw_errorf(err, SW_EINPUT, "%s: no regions, expected at least 1", who);
+    for (size_t k = 0; k < n_regions; k++) {
+        if (!names[k] || !names[k][0])
+            return sw_errorf(err, SW_EINPUT, "%s: empty region name, expected a name", who);
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(names[j], names[k]) == 0)
+                return sw_errorf(err, SW_EINPUT,
+                                 "%s: region %s given twice, expected unique region names", who,
+                                 names[k]);
+        if (n == 0 || !t_unix_s || !values[k])
+            return sw_errorf(err, SW_EINPUT, "%s: region %s: no points, expected at least 1", who,
+                             names[k]);
+    }
     if (step_s <= 0 && n < 2)
         return sw_errorf(err, SW_EINPUT,
                          "%s: region %s: 1 point and step_s <= 0, expected a step or 2+ points",
-                         who, region_name);
+                         who, names[0]);
     if (isnan(step_s) || isinf(step_s))
         return sw_errorf(err, SW_EINPUT, "%s: step_s = %g, expected a finite number", who, step_s);
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(t_unix_s[i]))
             return sw_errorf(err, SW_EINPUT, "%s: region %s: time[%zu] = %g, expected finite", who,
-                             region_name, i, t_unix_s[i]);
+                             names[0], i, t_unix_s[i]);
         if (i > 0 && !(t_unix_s[i] > t_unix_s[i - 1]))
             return sw_errorf(err, SW_EINPUT,
                              "%s: region %s: time[%zu] = %.3f is not after time[%zu] = %.3f, "
                              "expected strictly increasing times",
-                             who, region_name, i, t_unix_s[i], i - 1, t_unix_s[i - 1]);
-        if (!isfinite(mci_g_per_kwh[i]) || mci_g_per_kwh[i] < 0)
-            return sw_errorf(err, SW_EINPUT,
-                             "%s: region %s: value[%zu] = %g, expected a finite number >= 0", who,
-                             region_name, i, mci_g_per_kwh[i]);
+                             who, names[0], i, t_unix_s[i], i - 1, t_unix_s[i - 1]);
     }
+    for (size_t k = 0; k < n_regions; k++)
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(values[k][i]) || values[k][i] < 0)
+                return sw_errorf(err, SW_EINPUT,
+                                 "%s: region %s: value[%zu] = %g, expected a finite number >= 0",
+                                 who, names[k], i, values[k][i]);
     sw_trace *tr = calloc(1, sizeof *tr);
-    if (!tr || !(tr->r = calloc(1, sizeof *tr->r))) {
-        free(tr);
-        return oom(err);
-    }
-    tr->n_regions = 1;
-    region *r = &tr->r[0];
-    r->name = malloc(strlen(region_name) + 1);
-    if (!r->name || region_reserve(r, n) != SW_OK) {
+    if (!tr || !(tr->r = calloc(n_regions, sizeof *tr->r)) ||
+        !(tr->shared_t = malloc(n * sizeof *tr->shared_t))) {
         sw_trace_destroy(tr);
         return oom(err);
     }
-    strcpy(r->name, region_name);
-    memcpy(r->t, t_unix_s, n * sizeof *r->t);
-    memcpy(r->v, mci_g_per_kwh, n * sizeof *r->v);
-    r->n = n;
-    int rc = step_s > 0 ? SW_OK : infer_step(r, &step_s);
-    r->step_s = step_s;
-    if (rc != SW_OK || region_finish(r) != SW_OK) {
-        sw_trace_destroy(tr);
-        return oom(err);
+    tr->n_regions = n_regions;
+    memcpy(tr->shared_t, t_unix_s, n * sizeof *tr->shared_t);
+    if (step_s <= 0) {
+        region probe = {.n = n, .t = tr->shared_t};
+        if (infer_step(&probe, &step_s) != SW_OK) {
+            sw_trace_destroy(tr);
+            return oom(err);
+        }
+    }
+    for (size_t k = 0; k < n_regions; k++) {
+        region *r = &tr->r[k];
+        r->t = tr->shared_t; /* not owned: sw_trace_destroy frees shared_t once */
+        r->n = r->cap = n;
+        r->step_s = step_s;
+        r->name = malloc(strlen(names[k]) + 1);
+        r->v = malloc(n * sizeof *r->v);
+        if (!r->name || !r->v) {
+            sw_trace_destroy(tr);
+            return oom(err);
+        }
+        strcpy(r->name, names[k]);
+        memcpy(r->v, values[k], n * sizeof *r->v);
+        if (region_finish(r) != SW_OK) {
+            sw_trace_destroy(tr);
+            return oom(err);
+        }
     }
     *out = tr;
     sw_error_clear(err);
     return SW_OK;
+}
+
+int sw_trace_from_arrays(const char *region_name, const double *t_unix_s,
+                         const double *mci_g_per_kwh, size_t n, double step_s, sw_trace **out,
+                         sw_error *err)
+{
+    const char *const names[1] = {region_name};
+    const double *const values[1] = {mci_g_per_kwh};
+    return from_columns("sw_trace_from_arrays", names, t_unix_s, values, 1, n, step_s, out, err);
+}
+
+int sw_trace_from_columns(const char *const *names, const double *t_unix_s,
+                          const double *const *mci_g_per_kwh, size_t n_regions, size_t n,
+                          double step_s, sw_trace **out, sw_error *err)
+{
+    return from_columns("sw_trace_from_columns", names, t_unix_s, mci_g_per_kwh, n_regions, n,
+                        step_s, out, err);
 }
 
 /* ---------------------------------------------------------------- queries */

@@ -62,6 +62,14 @@ int sw_trace_parse(const char *text, size_t len, const char *name, const sw_trac
 int sw_trace_from_arrays(const char *region, const double *t_unix_s, const double *mci_g_per_kwh,
                          size_t n, double step_s, sw_trace **out, sw_error *err);
 
+/* Builds a trace of n_regions regions over one shared time grid: region k is names[k] with
+ * values mci_g_per_kwh[k][0..n-1] at t_unix_s[0..n-1] (all copied; the trace keeps a single
+ * copy of the times for all its regions). step_s <= 0: inferred from the spacing. Same checks
+ * as sw_trace_from_arrays, plus unique non-empty names. */
+int sw_trace_from_columns(const char *const *names, const double *t_unix_s,
+                          const double *const *mci_g_per_kwh, size_t n_regions, size_t n,
+                          double step_s, sw_trace **out, sw_error *err);
+
 void sw_trace_destroy(sw_trace *t);
 
 size_t sw_trace_region_count(const sw_trace *t);
