@@ -831,6 +831,13 @@ int sw_sim_run(const sw_scenario *sc, const sw_sim_options *opt, sw_sim_result *
     clock_gettime(CLOCK_MONOTONIC, &w1);
     if (result && rc == SW_OK)
         result->wall_s = (double)(w1.tv_sec - w0.tv_sec) + 1e-9 * (double)(w1.tv_nsec - w0.tv_nsec);
+    for (size_t i = 0; r->sites && i < r->n_sites; i++)
+        if (r->sites[i].cond)
+            sg_cond_destroy(r->sites[i].cond);
+    if (r->cond)
+        sg_cond_destroy(r->cond);
+    if (r->mtx)
+        sg_mutex_destroy(r->mtx);
     sw_engine_destroy(r->engine);
     sw_ledger_destroy(r->ledger);
     sw_trace_destroy(r->trace);
