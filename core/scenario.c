@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "core/trace_derive.h"
 #include "core/yamltree.h"
 
 /* Enums are read and written through int (their compatible type is int or unsigned int). */
@@ -132,6 +133,16 @@ static const char *const policy_names[] = {"threshold", "always_on", NULL};
 static const char *const outer_names[] = {"none", "nesterov", NULL};
 static const char *const provisioner_names[] = {"local", "command", "static", NULL};
 
+/* trace.derive.regions: at most 1000 (D000 .. D999); a year of 5-min points is ~2.5 MB each */
+#define MAX_DERIVED_REGIONS 1000
+
+static const field derive_fields[] = {
+    {"regions", F_INT, offsetof(sw_scenario_trace_derive, regions), 0, NULL, GE | LT, 0,
+     MAX_DERIVED_REGIONS + 1, NULL, NULL, 0, 0, 0},
+    NUM(sw_scenario_trace_derive, shift_s, "shift_s", 7 * 86400 + 5 * 3600, GE, 0, 0),
+    END,
+};
+
 static const field trace_fields[] = {
     {"file", F_PATH, offsetof(sw_scenario_trace, file), 0, NULL, 0, 0, 0, NULL, NULL, 0, 0,
      REQUIRED},
@@ -143,6 +154,7 @@ static const field trace_fields[] = {
     {"end", F_TIME, offsetof(sw_scenario_trace, end_unix_s), 0, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0},
     {"baseline_regions", F_STRLIST, offsetof(sw_scenario_trace, baseline_regions), 0, NULL, 0, 0, 0,
      NULL, NULL, offsetof(sw_scenario_trace, n_baseline_regions), 0, 0},
+    MAP(sw_scenario_trace, derive, "derive", derive_fields, FLOW),
     END,
 };
 
@@ -171,11 +183,14 @@ static const field rounds_fields[] = {
 };
 
 static const field convergence_fields[] = {
-    NUM(sw_scenario_convergence, e_nats, "E", 0, GE, 0, 0),
-    NUM(sw_scenario_convergence, b_nats, "B", 0, GE, 0, 0),
+    NUM(sw_scenario_convergence, e_nats, "e_nats", 0, GE, 0, 0),
+    NUM(sw_scenario_convergence, b, "b", 0, GE, 0, 0),
     NUM(sw_scenario_convergence, beta, "beta", 0, GE, 0, 0),
-    NUM(sw_scenario_convergence, fed_site_penalty, "fed_site_penalty", 0, GE, 0, 0),
-    NUM(sw_scenario_convergence, fed_steps_exponent, "fed_steps_exponent", 0, GE, 0, 0),
+    NUM(sw_scenario_convergence, loss_max_nats, "loss_max_nats", 0, GE, 0, 0),
+    NUM(sw_scenario_convergence, schedule_tokens, "schedule_tokens", 0, GE, 0, 0),
+    NUM(sw_scenario_convergence, warmdown_frac, "warmdown_frac", 0, GE | LT, 0, 1),
+    NUM(sw_scenario_convergence, anneal_nats, "anneal_nats", 0, GE, 0, 0),
+    NUM(sw_scenario_convergence, eff_h0_steps, "eff_h0_steps", 0, GE, 0, 0),
     END,
 };
 
@@ -920,6 +935,21 @@ static bool emit_map(yaml_emitter_t *e, const field *fs, const void *base, bool 
 
 static int emit_resolved(sw_scenario *s, sw_error *err)
 {
+    /* The convergence parameters are written with their effective values (the shipped fit
+     * where the file says 0), so a report records the model it was simulated with. */
+    sw_convergence_params cp;
+    sw_scenario_convergence_params(s, &cp);
+    sw_scenario view = *s;
+    view.model.convergence = (sw_scenario_convergence){
+        .e_nats = cp.e_nats,
+        .b = cp.b,
+        .beta = cp.beta,
+        .loss_max_nats = cp.loss_max_nats,
+        .schedule_tokens = cp.schedule_tokens,
+        .warmdown_frac = cp.warmdown_frac,
+        .anneal_nats = cp.anneal_nats,
+        .eff_h0_steps = cp.eff_h0_steps,
+    };
     yaml_emitter_t e;
     outbuf b = {0};
     yaml_event_t ev;
@@ -932,7 +962,7 @@ static int emit_resolved(sw_scenario *s, sw_error *err)
     ok = emit_event(&e, &ev, ok);
     ok = ok && yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
     ok = emit_event(&e, &ev, ok);
-    ok = ok && emit_map(&e, top_fields, s, false);
+    ok = ok && emit_map(&e, top_fields, &view, false);
     ok = ok && yaml_document_end_event_initialize(&ev, 1);
     ok = emit_event(&e, &ev, ok);
     ok = ok && yaml_stream_end_event_initialize(&ev);
@@ -950,7 +980,79 @@ static int emit_resolved(sw_scenario *s, sw_error *err)
 
 /* ---------------------------------------------------------------- loading */
 
-/* Checks that need several fields: start < end, params from the preset. */
+/* Index k of a derived region name as written by sw_trace_derived_name, or -1. */
+static long derived_index(const char *name)
+{
+    if (name[0] != 'D' || !name[1] || strspn(name + 1, "0123456789") != strlen(name + 1) ||
+        strlen(name) > 12)
+        return -1;
+    long k = strtol(name + 1, NULL, 10);
+    char canon[24];
+    sw_trace_derived_name((size_t)k, canon, sizeof canon);
+    return strcmp(canon, name) == 0 ? k : -1;
+}
+
+/* With trace.derive, site and baseline regions must be derived names below trace.derive.regions
+ * (checked here, before the trace is read, so that the message names the line). */
+static int check_derived_regions(const ctx *c, const sw_scenario *s, const sw_yt_node *root)
+{
+    int n = s->trace.derive.regions;
+    if (n <= 0)
+        return SW_OK;
+    char last[24];
+    sw_trace_derived_name((size_t)(n - 1), last, sizeof last);
+    const sw_yt_node *sites = sw_yt_get(root, "sites");
+    const sw_yt_node *trace = sw_yt_get(root, "trace");
+    const sw_yt_node *bl = sw_yt_get(trace, "baseline_regions");
+    for (size_t k = 0; k < s->n_sites + s->trace.n_baseline_regions; k++) {
+        bool site = k < s->n_sites;
+        size_t i = site ? k : k - s->n_sites;
+        const char *region = site ? s->sites[i].region : s->trace.baseline_regions[i];
+        long d = derived_index(region);
+        if (d >= 0 && d < n)
+            continue;
+        const sw_yt_node *at = NULL;
+        if (site && sites && sites->kind == SW_YT_SEQ && i < sites->n)
+            at = sw_yt_get(sites->items[i], "region");
+        else if (!site && bl && bl->kind == SW_YT_SEQ && i < bl->n)
+            at = bl->items[i];
+        char key[64];
+        snprintf(key, sizeof key, site ? "sites[%zu].region" : "trace.baseline_regions[%zu]", i);
+        return fail(c, at ? at : root,
+                    "key '%s': region '%s' is not one of the %d derived regions of trace.derive, "
+                    "expected D000 .. %s",
+                    key, region, n, last);
+    }
+    return SW_OK;
+}
+
+/* The effective convergence parameters must make a usable model (e.g. loss_max_nats above
+ * e_nats, which the per-key ranges cannot say). */
+static int check_convergence(const ctx *c, const sw_scenario *s, const sw_yt_node *root)
+{
+    sw_convergence_params cp;
+    sw_scenario_convergence_params(s, &cp);
+    sw_error e = {0};
+    if (sw_convergence_params_check(&cp, &e) == SW_OK)
+        return SW_OK;
+    /* e.msg is "convergence.FIELD: ...": point at that key when the file has it */
+    char field[64] = "";
+    sscanf(e.msg, "convergence.%63[a-z0-9_]", field);
+    const char *what = strstr(e.msg, ": ");
+    const sw_yt_node *model = sw_yt_get(root, "model");
+    const sw_yt_node *conv = sw_yt_get(model, "convergence");
+    const sw_yt_node *at = sw_yt_get(conv, field);
+    return fail(c,
+                at      ? at
+                : conv  ? conv
+                : model ? model
+                        : root,
+                "key 'model.convergence.%s': %s (with the defaults of the keys left 0)", field,
+                what ? what + 2 : e.msg);
+}
+
+/* Checks that need several fields: start < end, params from the preset, derived regions,
+ * convergence parameters together. */
 static int cross_checks(const ctx *c, sw_scenario *s, const sw_yt_node *root)
 {
     const sw_yt_node *trace = sw_yt_get(root, "trace");
@@ -988,7 +1090,8 @@ static int cross_checks(const ctx *c, sw_scenario *s, const sw_yt_node *root)
         memcpy(s->name, base, len);
         s->name[len] = '\0';
     }
-    return SW_OK;
+    int rc = check_derived_regions(c, s, root);
+    return rc == SW_OK ? check_convergence(c, s, root) : rc;
 }
 
 /* Grafts one "path=value" override onto the tree. */
@@ -1105,10 +1208,62 @@ int sw_scenario_load(const char *path, const char *const *overrides, size_t n_ov
 
 /* ---------------------------------------------------------------- with the trace */
 
+/* True when t already is the derived trace that s asks for. */
+static bool is_derived(const sw_scenario *s, const sw_trace *t)
+{
+    char last[24];
+    int n = s->trace.derive.regions;
+    sw_trace_derived_name((size_t)(n > 0 ? n - 1 : 0), last, sizeof last);
+    return n > 0 && sw_trace_region_count(t) == (size_t)n &&
+           sw_trace_region_index(t, "D000") == 0 && sw_trace_region_index(t, last) == n - 1;
+}
+
+/* sw_trace_derive with the scenario's settings; errors name the key. */
+static int derive(const sw_scenario *s, const sw_trace *t, sw_trace **out, sw_error *err)
+{
+    sw_error e = {0};
+    int rc = sw_trace_derive(t, (size_t)s->trace.derive.regions, s->trace.derive.shift_s, out, &e);
+    if (rc != SW_OK)
+        return sw_errorf(err, rc, "%s: key 'trace.derive' on trace %s: %s", s->name, s->trace.file,
+                         e.msg);
+    return SW_OK;
+}
+
+int sw_scenario_apply_derive(const sw_scenario *s, sw_trace **t, sw_error *err)
+{
+    if (!s || !t || !*t)
+        return sw_errorf(err, SW_EINPUT, "sw_scenario_apply_derive: NULL argument");
+    if (s->trace.derive.regions <= 0)
+        return SW_OK;
+    sw_trace *d = NULL;
+    int rc = derive(s, *t, &d, err);
+    if (rc != SW_OK)
+        return rc;
+    sw_trace_destroy(*t);
+    *t = d;
+    return SW_OK;
+}
+
+static int resolve_with(sw_scenario *s, const sw_trace *t, sw_error *err);
+
 int sw_scenario_resolve_trace(sw_scenario *s, const sw_trace *t, sw_error *err)
 {
     if (!s || !t)
         return sw_errorf(err, SW_EINPUT, "sw_scenario_resolve_trace: NULL argument");
+    if (s->trace.derive.regions <= 0 || is_derived(s, t))
+        return resolve_with(s, t, err);
+    /* the file's trace: check against the regions the run will really have */
+    sw_trace *d = NULL;
+    int rc = derive(s, t, &d, err);
+    if (rc != SW_OK)
+        return rc;
+    rc = resolve_with(s, d, err);
+    sw_trace_destroy(d);
+    return rc;
+}
+
+static int resolve_with(sw_scenario *s, const sw_trace *t, sw_error *err)
+{
     char list[512] = "";
     size_t used = 0;
     for (size_t i = 0; i < sw_trace_region_count(t) && used < sizeof list; i++)
@@ -1152,6 +1307,32 @@ int sw_scenario_resolve_trace(sw_scenario *s, const sw_trace *t, sw_error *err)
     if (rc == SW_OK)
         sw_error_clear(err);
     return rc;
+}
+
+void sw_scenario_convergence_params(const sw_scenario *s, sw_convergence_params *out)
+{
+    sw_convergence_d20_defaults(out);
+    if (!s)
+        return;
+    const sw_scenario_convergence *c = &s->model.convergence;
+    out->schedule_tokens = s->model.tokens;
+    /* 0 = keep the default: each non-zero key replaces its field */
+    const struct {
+        double v;
+        double *dst;
+    } keys[] = {
+        {c->e_nats, &out->e_nats},
+        {c->b, &out->b},
+        {c->beta, &out->beta},
+        {c->loss_max_nats, &out->loss_max_nats},
+        {c->schedule_tokens, &out->schedule_tokens},
+        {c->warmdown_frac, &out->warmdown_frac},
+        {c->anneal_nats, &out->anneal_nats},
+        {c->eff_h0_steps, &out->eff_h0_steps},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (keys[i].v != 0)
+            *keys[i].dst = keys[i].v;
 }
 
 sw_trace_options sw_scenario_trace_options(const sw_scenario *s)

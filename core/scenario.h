@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/convergence.h"
 #include "core/error.h"
 #include "core/policy.h"
 #include "core/trace.h"
@@ -31,6 +32,18 @@ typedef enum sw_provisioner_kind {
     SW_PROVISIONER_STATIC = 2,  /* "static": agents already running, they join by themselves */
 } sw_provisioner_kind;
 
+/* Synthetic regions derived from the trace's own (core/trace_derive.h): region k, named D000,
+ * D001, ..., is trace region (k mod m) circularly shifted later by (k div m) x shift_s on the
+ * trace's grid (m = regions in the file). With regions > 0 the derived regions replace the
+ * file's: site and baseline regions must be D000 .. D<regions-1>. */
+typedef struct sw_scenario_trace_derive {
+    int regions;    /* derived regions, in [0, 1000]; 0 = use the file's regions as they are [0] */
+    double shift_s; /* shift between successive copies of a region, s, >= 0 [622800 = 7 d 5 h:
+                     * a week moves to other weather, the 5 h moves the daily solar cycle to
+                     * other hours (a whole-day shift would keep every copy's solar noon at the
+                     * same hour); 50 copies x 173 h = 360.4 days stay inside one year] */
+} sw_scenario_trace_derive;
+
 typedef struct sw_scenario_trace {
     char *file;          /* trace CSV [required]; a relative path is resolved against the scenario
                           * file's folder, else the current directory; stored as resolved */
@@ -41,6 +54,7 @@ typedef struct sw_scenario_trace {
     double end_unix_s;   /* end of the run, Unix s (YAML: ISO-8601); NAN = trace end */
     char **baseline_regions; /* regions for centralized baselines [empty] */
     size_t n_baseline_regions;
+    sw_scenario_trace_derive derive;
 } sw_scenario_trace;
 
 typedef struct sw_scenario_policy {
@@ -64,16 +78,20 @@ typedef struct sw_scenario_rounds {
     sw_scenario_outer outer;
 } sw_scenario_rounds;
 
-/* Convergence-model parameters (sim): L(D) = E + B·D^-beta in nats/token, D = tokens, plus a
- * federated efficiency eta(k, H) = 1 / (1 + fed_site_penalty·(k-1)·H^fed_steps_exponent) that
- * discounts tokens trained apart by k sites over H local optimizer steps per round. Every value
- * 0 = use the shipped fit. All >= 0. */
+/* Convergence-model parameters of the simulator (core/convergence.h; YAML keys = these field
+ * names = the fields of sw_convergence_params). 0 or absent = the shipped fit of nanochat d20
+ * (sw_convergence_d20_defaults), except schedule_tokens whose default is model.tokens (the LR
+ * schedule spans the run). All >= 0, warmdown_frac < 1. Read the effective values with
+ * sw_scenario_convergence_params; resolved_yaml shows the effective values. */
 typedef struct sw_scenario_convergence {
-    double e_nats;             /* YAML `E`: irreducible loss, nats/token [0] */
-    double b_nats;             /* YAML `B`: data-scaling coefficient [0] */
-    double beta;               /* YAML `beta`: data-scaling exponent [0] */
-    double fed_site_penalty;   /* [0] */
-    double fed_steps_exponent; /* [0] */
+    double e_nats;          /* irreducible loss E, nats/token [0 = fit] */
+    double b;               /* scale B of the power law, D in tokens [0 = fit] */
+    double beta;            /* data-scaling exponent [0 = fit] */
+    double loss_max_nats;   /* cap of the law at small D, nats/token [0 = fit: ln 65536] */
+    double schedule_tokens; /* tokens of the LR schedule [0 = model.tokens] */
+    double warmdown_frac;   /* fraction of the schedule in LR warm-down, [0, 1) [0 = fit: 0.4] */
+    double anneal_nats;     /* loss drop when the warm-down completes, nats/token [0 = fit] */
+    double eff_h0_steps;    /* h0 of the federated efficiency, local steps [0 = fit] */
 } sw_scenario_convergence;
 
 typedef struct sw_scenario_model {
@@ -149,10 +167,20 @@ int sw_scenario_parse_text(const char *text, const char *name, const char *const
 void sw_scenario_free(sw_scenario *s);
 
 /* Checks the scenario against its loaded trace and fills what depends on it: every site
- * region and baseline region must be a region of t, start/end default to the trace's common
- * span (latest start, earliest end over the regions used) and must lie inside it with
- * start < end. Regenerates resolved_yaml. SW_EINPUT with a message naming the key. */
+ * region and baseline region must be a region of t (with trace.derive, t may be the file's
+ * trace or the derived one: the file's is derived for the check), start/end default to the trace's
+ * common span (latest start, earliest end over the regions used) and must lie inside it with start
+ * < end. Regenerates resolved_yaml. SW_EINPUT with a message naming the key. */
 int sw_scenario_resolve_trace(sw_scenario *s, const sw_trace *t, sw_error *err);
+
+/* The convergence parameters of the scenario: sw_convergence_d20_defaults overridden by the
+ * non-zero values of s->model.convergence, schedule_tokens defaulting to s->model.tokens. */
+void sw_scenario_convergence_params(const sw_scenario *s, sw_convergence_params *out);
+
+/* Applies trace.derive to a loaded trace: with s->trace.derive.regions > 0, replaces *t by the
+ * derived trace (the loaded one is destroyed); otherwise leaves it. On error *t is unchanged
+ * and still owned by the caller; SW_EINPUT names the key trace.derive. */
+int sw_scenario_apply_derive(const sw_scenario *s, sw_trace **t, sw_error *err);
 
 /* The trace options the scenario asks for (unit, gaps); region selection is left to the
  * caller. Borrows nothing. */

@@ -560,6 +560,8 @@ static int setup(sim_run *r, sw_error *err)
                              .max_gap_s = sc->trace.max_gap_s,
                              .fill_gaps = sc->trace.fill_gaps};
     int rc = sw_trace_load(sc->trace.file, &topt, &r->trace, err);
+    if (rc == SW_OK) /* trace.derive: the derived regions replace the file's */
+        rc = sw_scenario_apply_derive(sc, &r->trace, err);
     if (rc != SW_OK)
         return rc;
     r->n_sites = sc->n_sites;
@@ -668,13 +670,7 @@ static int setup(sim_run *r, sw_error *err)
         return rc;
 
     sw_convergence_params cp;
-    sw_convergence_d20_defaults(&cp);
-    if (sc->model.convergence.e_nats > 0)
-        cp.e_nats = sc->model.convergence.e_nats;
-    if (sc->model.convergence.b_nats > 0)
-        cp.b = sc->model.convergence.b_nats;
-    if (sc->model.convergence.beta > 0)
-        cp.beta = sc->model.convergence.beta;
+    sw_scenario_convergence_params(sc, &cp);
     if ((rc = sw_convergence_params_check(&cp, err)) != SW_OK)
         return rc;
     sw_convergence_init(&r->conv, &cp);

@@ -67,11 +67,10 @@ Test(scenario, defaults_of_a_minimal_file)
     cr_assert_eq(s.model.batch_tokens, 524288);
     cr_assert_eq(s.model.step_s, 2.75);
     cr_assert_eq(s.model.log_interval_s, 60);
-    cr_assert_eq(s.model.convergence.e_nats, 0);
-    cr_assert_eq(s.model.convergence.b_nats, 0);
-    cr_assert_eq(s.model.convergence.beta, 0);
-    cr_assert_eq(s.model.convergence.fed_site_penalty, 0);
-    cr_assert_eq(s.model.convergence.fed_steps_exponent, 0);
+    static const sw_scenario_convergence zero = {0};
+    cr_assert_eq(memcmp(&s.model.convergence, &zero, sizeof zero), 0, "0 = the shipped fit");
+    cr_assert_eq(s.trace.derive.regions, 0);
+    cr_assert_eq(s.trace.derive.shift_s, 7 * 86400 + 5 * 3600);
     cr_assert_eq(s.n_sites, 1);
     sw_scenario_site *a = &s.sites[0];
     cr_assert_str_eq(a->name, "a");
@@ -311,10 +310,13 @@ Test(scenario_errors, yaml_syntax_duplicate_keys_and_files)
 Test(scenario_overrides, valid)
 {
     const char *ov[] = {
-        "policy.poll_s=0",           "sites.0.region=SPP_TX",
-        "sites[1].gpus=8",           "trace.baseline_regions=[DE, NEM_SA]",
-        "model.convergence.E=1.8", /* creates model and model.convergence */
-        "seed=18446744073709551615", "policy.threshold_g_per_kwh=", /* empty: back to the default */
+        "policy.poll_s=0",
+        "sites.0.region=SPP_TX",
+        "sites[1].gpus=8",
+        "trace.baseline_regions=[DE, NEM_SA]",
+        "model.convergence.e_nats=1.8", /* creates model and model.convergence */
+        "seed=18446744073709551615",
+        "policy.threshold_g_per_kwh=", /* empty: back to the default */
         "network={wan_gbps: 1}",
     };
     sw_scenario s;
@@ -382,8 +384,13 @@ static void assert_same(const sw_scenario *a, const sw_scenario *b)
     cr_assert_eq(a->model.batch_tokens, b->model.batch_tokens);
     cr_assert_eq(a->model.step_s, b->model.step_s);
     cr_assert_eq(a->model.log_interval_s, b->model.log_interval_s);
-    cr_assert_eq(memcmp(&a->model.convergence, &b->model.convergence, sizeof a->model.convergence),
-                 0);
+    /* the resolved text holds the effective values where the file had 0 */
+    sw_convergence_params pa, pb;
+    sw_scenario_convergence_params(a, &pa);
+    sw_scenario_convergence_params(b, &pb);
+    cr_assert_eq(memcmp(&pa, &pb, sizeof pa), 0);
+    cr_assert_eq(a->trace.derive.regions, b->trace.derive.regions);
+    cr_assert_eq(a->trace.derive.shift_s, b->trace.derive.shift_s);
     cr_assert_eq(a->n_sites, b->n_sites);
     for (size_t i = 0; i < a->n_sites; i++) {
         const sw_scenario_site *x = &a->sites[i], *y = &b->sites[i];
@@ -428,7 +435,8 @@ Test(scenario_resolved, paper_round_trips)
                                  "baseline_regions:",
                                  "deprovision_after_s:",
                                  "momentum:",
-                                 "fed_steps_exponent:",
+                                 "eff_h0_steps:",
+                                 "derive: {regions: 0, shift_s: 622800}",
                                  "lan_latency_us:",
                                  "provisioner:",
                                  "power_w: {train: 2024, idle: 468, off: 0}"};
@@ -470,4 +478,175 @@ Test(scenario_tables, gpu_and_preset_lookup)
     cr_assert_eq(sw_gpu_peak_flops(NULL), 0);
     cr_assert_eq(sw_model_preset_params("nanochat-d20"), 561e6);
     cr_assert_eq(sw_model_preset_params("x"), 0);
+}
+
+/* ---------------------------------------------------------------- convergence keys */
+
+Test(scenario_convergence, zero_keys_give_the_shipped_fit_and_schedule_of_the_run)
+{
+    sw_scenario s;
+    parse_ok(MINIMAL "model: {tokens: 40e9}\n", NULL, 0, &s);
+    sw_convergence_params got, fit;
+    sw_scenario_convergence_params(&s, &got);
+    sw_convergence_d20_defaults(&fit);
+    fit.schedule_tokens = 40e9; /* the LR schedule spans model.tokens */
+    cr_assert_eq(memcmp(&got, &fit, sizeof got), 0);
+    /* the resolved YAML records the effective values */
+    cr_assert(strstr(s.resolved_yaml, "schedule_tokens: 40000000000"), "%s", s.resolved_yaml);
+    cr_assert(strstr(s.resolved_yaml, "e_nats: 2.646035076"), "%s", s.resolved_yaml);
+    cr_assert(strstr(s.resolved_yaml, "eff_h0_steps: 65.37702821"), "%s", s.resolved_yaml);
+    round_trip(&s);
+    sw_scenario_free(&s);
+}
+
+Test(scenario_convergence, non_zero_keys_override_each_field)
+{
+    sw_scenario s;
+    parse_ok(MINIMAL "model:\n  convergence:\n    e_nats: 2.5\n    b: 100\n    beta: 0.25\n"
+                     "    loss_max_nats: 10\n    schedule_tokens: 1e9\n    warmdown_frac: 0.2\n"
+                     "    anneal_nats: 0.1\n    eff_h0_steps: 1e12\n",
+             NULL, 0, &s);
+    sw_convergence_params p;
+    sw_scenario_convergence_params(&s, &p);
+    cr_assert_eq(p.e_nats, 2.5);
+    cr_assert_eq(p.b, 100);
+    cr_assert_eq(p.beta, 0.25);
+    cr_assert_eq(p.loss_max_nats, 10);
+    cr_assert_eq(p.schedule_tokens, 1e9);
+    cr_assert_eq(p.warmdown_frac, 0.2);
+    cr_assert_eq(p.anneal_nats, 0.1);
+    cr_assert_eq(p.eff_h0_steps, 1e12);
+    round_trip(&s);
+    sw_scenario_free(&s);
+    /* one key: the others keep the fit */
+    const char *ov[] = {"model.convergence.beta=0.5"};
+    parse_ok(MINIMAL, ov, 1, &s);
+    sw_convergence_params fit;
+    sw_convergence_d20_defaults(&fit);
+    sw_scenario_convergence_params(&s, &p);
+    cr_assert_eq(p.beta, 0.5);
+    cr_assert_eq(p.e_nats, fit.e_nats);
+    cr_assert_eq(p.anneal_nats, fit.anneal_nats);
+    sw_scenario_free(&s);
+}
+
+Test(scenario_convergence, bad_keys_and_values)
+{
+    parse_bad(MINIMAL "model: {convergence: {E: 1.8}}\n", NULL, 0,
+              "t.yaml:3:23:", "unknown key 'model.convergence.E', expected one of e_nats, b, beta");
+    parse_bad(MINIMAL "model: {convergence: {warmdown_frac: 1}}\n", NULL, 0, "t.yaml:3:38:",
+              "key 'model.convergence.warmdown_frac': expected a number in [0, 1), got \"1\"");
+    parse_bad(MINIMAL "model: {convergence: {anneal_nats: -0.1}}\n", NULL, 0,
+              "t.yaml:3:36:", "key 'model.convergence.anneal_nats': expected a number >= 0");
+    /* each key in range, together unusable: the cap under the irreducible loss */
+    parse_bad(MINIMAL "model:\n  convergence: {e_nats: 3, loss_max_nats: 2}\n", NULL, 0,
+              "t.yaml:4:43:", "key 'model.convergence.loss_max_nats': 2 is out of range");
+    const char *ov[] = {"model.convergence.e_nats=20"}; /* above the default cap ln 65536 */
+    parse_bad(MINIMAL, ov, 1, "override 'model.convergence.e_nats=20':",
+              "key 'model.convergence.loss_max_nats': 11.0904 is out of range");
+}
+
+/* ---------------------------------------------------------------- derived regions */
+
+#define YEAR "traces/sgip_caiso_moer_2020_5min.csv"
+
+Test(scenario_derive, keys_and_region_names)
+{
+    sw_scenario s;
+    parse_ok("trace: {file: " YEAR ", derive: {regions: 100, shift_s: 3600},"
+             " baseline_regions: [D001]}\n"
+             "sites: [{name: a, region: D000}, {name: b, region: D099}]\n",
+             NULL, 0, &s);
+    cr_assert_eq(s.trace.derive.regions, 100);
+    cr_assert_eq(s.trace.derive.shift_s, 3600);
+    cr_assert(strstr(s.resolved_yaml, "derive: {regions: 100, shift_s: 3600}"), "%s",
+              s.resolved_yaml);
+    round_trip(&s);
+    sw_scenario_free(&s);
+    const char *ov[] = {"trace.derive.regions=3"};
+    parse_ok("trace: {file: " YEAR "}\nsites: [{name: a, region: D002}]\n", ov, 1, &s);
+    cr_assert_eq(s.trace.derive.shift_s, 622800, "default 7 d 5 h");
+    sw_scenario_free(&s);
+}
+
+Test(scenario_derive, bad_values_and_regions_name_the_line)
+{
+    parse_bad("trace: {file: " YEAR ", derive: {regions: -1}}\nsites: [{name: a, region: D0}]\n",
+              NULL, 0, "t.yaml:1:", "key 'trace.derive.regions': expected an integer in [0, 1001)");
+    parse_bad("trace: {file: " YEAR ", derive: {regions: 1001}}\nsites: [{name: a, region: D0}]\n",
+              NULL, 0, "t.yaml:1:", "key 'trace.derive.regions'");
+    parse_bad("trace: {file: " YEAR ", derive: {regions: 2, shift_s: -5}}\n"
+              "sites: [{name: a, region: D000}]\n",
+              NULL, 0, "t.yaml:1:", "key 'trace.derive.shift_s': expected a number >= 0");
+    parse_bad("trace: {file: " YEAR ", derive: {regions: 2, shifts: 5}}\n"
+              "sites: [{name: a, region: D000}]\n",
+              NULL, 0, "t.yaml:1:", "unknown key 'trace.derive.shifts'");
+    /* a region of the file, or a derived one past the count, or not canonical */
+    parse_bad("trace: {file: " YEAR ", derive: {regions: 10}}\n"
+              "sites:\n  - {name: a, region: D000}\n  - {name: b, region: SGIP_CAISO_PGE}\n",
+              NULL, 0, "t.yaml:4:23:",
+              "key 'sites[1].region': region 'SGIP_CAISO_PGE' is not one of the 10 derived "
+              "regions of trace.derive, expected D000 .. D009");
+    parse_bad("trace: {file: " YEAR ", derive: {regions: 10}}\nsites: [{name: a, region: D010}]\n",
+              NULL, 0, "t.yaml:2:27:", "region 'D010' is not one of the 10 derived");
+    parse_bad("trace: {file: " YEAR ", derive: {regions: 10}}\nsites: [{name: a, region: D1}]\n",
+              NULL, 0, "t.yaml:2:27:", "region 'D1' is not one");
+    parse_bad("trace: {file: " YEAR ", derive: {regions: 10}, baseline_regions: [D003, DE]}\n"
+              "sites: [{name: a, region: D000}]\n",
+              NULL, 0, "t.yaml:1:", "key 'trace.baseline_regions[1]': region 'DE'");
+}
+
+Test(scenario_derive, resolve_trace_accepts_the_file_or_the_derived_trace)
+{
+    sw_scenario s;
+    sw_error err = {0};
+    parse_ok("trace: {file: " YEAR ", derive: {regions: 6}}\n"
+             "sites: [{name: a, region: D005}]\n",
+             NULL, 0, &s);
+    sw_trace *t = NULL;
+    sw_trace_options opt = sw_scenario_trace_options(&s);
+    cr_assert_eq(sw_trace_load(s.trace.file, &opt, &t, &err), SW_OK, "%s", err.msg);
+    /* the file's trace: derived for the check */
+    cr_assert_eq(sw_scenario_resolve_trace(&s, t, &err), SW_OK, "%s", err.msg);
+    cr_assert_eq(s.trace.start_unix_s, 1577836800.0); /* 2020-01-01 */
+    cr_assert_eq(s.trace.end_unix_s, 1577836800.0 + 366 * 86400.0);
+    /* apply_derive replaces the file's trace by the derived one, which resolves as well */
+    const sw_trace *before = t;
+    cr_assert_eq(sw_scenario_apply_derive(&s, &t, &err), SW_OK, "%s", err.msg);
+    cr_assert_neq(t, before);
+    cr_assert_eq(sw_trace_region_count(t), 6);
+    cr_assert_str_eq(sw_trace_region_name(t, 5), "D005");
+    cr_assert_eq(sw_scenario_resolve_trace(&s, t, &err), SW_OK, "%s", err.msg);
+    sw_trace_destroy(t);
+    sw_scenario_free(&s);
+
+    /* without derive, apply_derive leaves the trace */
+    parse_ok(MINIMAL, NULL, 0, &s);
+    cr_assert_eq(sw_trace_load(TRACE, NULL, &t, &err), SW_OK, "%s", err.msg);
+    before = t;
+    cr_assert_eq(sw_scenario_apply_derive(&s, &t, &err), SW_OK, "%s", err.msg);
+    cr_assert_eq(t, before);
+    sw_trace_destroy(t);
+    sw_scenario_free(&s);
+}
+
+Test(scenario_derive, a_trace_that_cannot_be_derived_names_the_key)
+{
+    sw_scenario s;
+    sw_error err = {0};
+    parse_ok("trace: {file: " TRACE ", derive: {regions: 4}}\nsites: [{name: a, region: D003}]\n",
+             NULL, 0, &s);
+    /* the study's trace has regions of unequal lengths: not one grid */
+    double t[] = {0, 300, 900}, v[] = {1, 2, 3};
+    sw_trace *gap = NULL;
+    cr_assert_eq(sw_trace_from_arrays("G", t, v, 3, 300, &gap, &err), SW_OK, "%s", err.msg);
+    sw_trace *keep = gap;
+    cr_assert_eq(sw_scenario_apply_derive(&s, &gap, &err), SW_EINPUT);
+    cr_assert_eq(gap, keep, "unchanged on error");
+    cr_assert(strstr(err.msg, "key 'trace.derive'") && strstr(err.msg, "regular grid"), "%s",
+              err.msg);
+    cr_assert_eq(sw_scenario_resolve_trace(&s, gap, &err), SW_EINPUT);
+    cr_assert(strstr(err.msg, "key 'trace.derive'"), "%s", err.msg);
+    sw_trace_destroy(gap);
+    sw_scenario_free(&s);
 }
