@@ -153,9 +153,9 @@ Test(trace_derive, the_shipped_2020_trace_gives_100_regions)
     cr_assert_str_eq(sw_trace_region_name(d, 99), "D099");
     size_t n = sw_trace_length(src, 0);
     cr_assert_eq(sw_trace_length(d, 99), n);
-    /* D099 = SGIP_CAISO_SCE shifted by 49 x 175 h */
+    /* D099 = SGIP_CAISO_SCE shifted by 49 x 173 h */
     double t = sw_trace_start(src, 0) + 200 * 86400 + 60;
-    double ts = t - 49 * shift; /* 357 days back: before the start, so it wraps to the end */
+    double ts = t - 49 * shift; /* 353 days back: before the start, so it wraps to the end */
     cr_assert(ts < sw_trace_start(src, 1));
     ts += sw_trace_end(src, 1) - sw_trace_start(src, 1);
     cr_assert_eq(sw_trace_value(d, 99, t), sw_trace_value(src, 1, ts));
