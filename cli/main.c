@@ -3,11 +3,13 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "kernels/train_cli.h"
 
 static const sw_command commands[] = {
     {"calibrate", "fit the convergence model to loss logs", sw_cmd_calibrate},
     {"sim", "simulate a scenario on SimGrid and write an HDF5 report", sw_cmd_sim},
     {"summary", "print the figures of reports side by side", sw_cmd_summary},
+    {"train", "train a model on one site (CPU), with checkpoints", sw_train_main},
     {"windows", "print the curtailment windows of a trace", sw_cmd_windows},
 };
 
