@@ -85,13 +85,19 @@ int sw_cmd_summary(int argc, char **argv)
         }
     }
 
-    const char *sep = csv ? "," : "";
+    int w = 12; /* column width: the longest scenario name */
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(d[i]->scenario_name) > w)
+            w = (int)strlen(d[i]->scenario_name);
     if (csv)
         printf("figure");
     else
         printf("%-36s", "");
     for (int i = 0; i < n; i++)
-        printf(csv ? ",%s" : " %18.18s", d[i]->scenario_name);
+        if (csv)
+            printf(",%s", d[i]->scenario_name);
+        else
+            printf(" %*s", w, d[i]->scenario_name);
     printf("\n");
     if (!csv) {
         printf("%-36s", "mode / loss");
@@ -99,7 +105,7 @@ int sw_cmd_summary(int argc, char **argv)
             char m[40];
             snprintf(m, sizeof m, "%s/%s", sw_report_mode_name(d[i]->mode),
                      sw_report_loss_kind_name(d[i]->loss_kind));
-            printf(" %18s", m);
+            printf(" %*s", w, m);
         }
         printf("\n");
     }
@@ -108,7 +114,10 @@ int sw_cmd_summary(int argc, char **argv)
         for (int i = 0; i < n; i++) {
             char v[40];
             snprintf(v, sizeof v, rows[r].fmt, rows[r].get(d[i]));
-            printf(csv ? "%s%s" : "%s %18s", sep, v);
+            if (csv)
+                printf(",%s", v);
+            else
+                printf(" %*s", w, v);
         }
         printf("\n");
     }
