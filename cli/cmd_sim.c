@@ -17,29 +17,30 @@
 #include "core/scenario.h"
 #include "sim/sim.h"
 
-#define MAX_SETS 64
+#define MAX_SETS      64
 #define MAX_BASELINES 16
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: spillway sim SCENARIO [-o REPORT.h5] [--set KEY=VALUE]... [--seed N]\n"
-            "                    [--baselines] [--platform-xml FILE] [--quiet]\n\n"
-            "Simulates a scenario (YAML, docs/formats/scenario.md) on SimGrid: sites are\n"
-            "provisioned inside their curtailment windows, train in federated rounds, and\n"
-            "every joule and gram of CO2 is accounted. Writes an HDF5 report\n"
-            "(docs/formats/report.md); print it with `spillway summary`.\n\n"
-            "  -o FILE            report path (default results/<scenario name>.h5)\n"
-            "  --set KEY=VALUE    override a scenario field, e.g. --set policy.threshold_g_per_kwh=80\n"
-            "                     or --set sites.0.region=SPP_TX (repeatable)\n"
-            "  --seed N           same as --set seed=N\n"
-            "  --baselines        also simulate the baselines: one site running continuously in\n"
-            "                     each of trace.baseline_regions (centralized), and the first two\n"
-            "                     sites always federated; written beside the report as\n"
-            "                     <report>-central-<REGION>.h5 and <report>-federated2.h5, and\n"
-            "                     their carbon stored in the report's summary\n"
-            "  --platform-xml F   keep the generated SimGrid platform in F\n"
-            "  --quiet            no progress bar\n");
+    fprintf(
+        out,
+        "usage: spillway sim SCENARIO [-o REPORT.h5] [--set KEY=VALUE]... [--seed N]\n"
+        "                    [--baselines] [--platform-xml FILE] [--quiet]\n\n"
+        "Simulates a scenario (YAML, docs/formats/scenario.md) on SimGrid: sites are\n"
+        "provisioned inside their curtailment windows, train in federated rounds, and\n"
+        "every joule and gram of CO2 is accounted. Writes an HDF5 report\n"
+        "(docs/formats/report.md); print it with `spillway summary`.\n\n"
+        "  -o FILE            report path (default results/<scenario name>.h5)\n"
+        "  --set KEY=VALUE    override a scenario field, e.g. --set policy.threshold_g_per_kwh=80\n"
+        "                     or --set sites.0.region=SPP_TX (repeatable)\n"
+        "  --seed N           same as --set seed=N\n"
+        "  --baselines        also simulate the baselines: one site running continuously in\n"
+        "                     each of trace.baseline_regions (centralized), and the first two\n"
+        "                     sites always federated; written beside the report as\n"
+        "                     <report>-central-<REGION>.h5 and <report>-federated2.h5, and\n"
+        "                     their carbon stored in the report's summary\n"
+        "  --platform-xml F   keep the generated SimGrid platform in F\n"
+        "  --quiet            no progress bar\n");
 }
 
 typedef struct progress_state {
@@ -110,11 +111,10 @@ static char *xsprintf(const char *fmt, ...)
 /* A site of the scenario as a YAML flow mapping, renamed and moved to another region. */
 static char *site_flow(const sw_scenario_site *s, const char *name, const char *region)
 {
-    return xsprintf(
-             "{name: %s, region: %s, gpus: %d, gpu: %s, provision_s: %.17g, drain_s: %.17g, "
-             "pue: %.17g, power_w: {train: %.17g, idle: %.17g, off: %.17g}}",
-             name, region, s->gpus, s->gpu, s->provision_s, s->drain_s, s->pue, s->power_w.train,
-             s->power_w.idle, s->power_w.off);
+    return xsprintf("{name: %s, region: %s, gpus: %d, gpu: %s, provision_s: %.17g, drain_s: %.17g, "
+                    "pue: %.17g, power_w: {train: %.17g, idle: %.17g, off: %.17g}}",
+                    name, region, s->gpus, s->gpu, s->provision_s, s->drain_s, s->pue,
+                    s->power_w.train, s->power_w.idle, s->power_w.off);
 }
 
 typedef struct baseline {
@@ -345,8 +345,8 @@ int sw_cmd_sim(int argc, char **argv)
             fprintf(stderr,
                     "[sim] %s: %.2f h, %ld rounds, %.3g tokens, %.1f kWh, %.2f kgCO2, final ppl "
                     "%.2f (modelled) -> %s (%.2f s)\n",
-                    sc.name, res.runtime_h, res.rounds, res.tokens, res.energy_kwh,
-                    res.carbon_kg, res.final_ppl, out, res.wall_s);
+                    sc.name, res.runtime_h, res.rounds, res.tokens, res.energy_kwh, res.carbon_kg,
+                    res.final_ppl, out, res.wall_s);
         }
     }
     for (size_t i = 0; i < n_bl; i++) {

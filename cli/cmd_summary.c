@@ -27,25 +27,48 @@ typedef struct row {
     double (*get)(const sw_report_data *d);
 } row;
 
-static double g_runtime(const sw_report_data *d) { return d->summary.runtime_h; }
-static double g_gpuh(const sw_report_data *d) { return d->summary.gpu_hours; }
-static double g_energy(const sw_report_data *d) { return d->summary.energy_kwh; }
-static double g_curt(const sw_report_data *d) { return 100 * d->summary.curtailed_energy_fraction; }
-static double g_carbon(const sw_report_data *d) { return d->summary.carbon_kg; }
-static double g_final(const sw_report_data *d) { return d->summary.final_ppl; }
-static double g_best(const sw_report_data *d) { return d->summary.best_ppl; }
-static double g_tokens(const sw_report_data *d) { return (double)d->summary.tokens / 1e9; }
-static double g_rounds(const sw_report_data *d) { return (double)d->summary.rounds; }
+static double g_runtime(const sw_report_data *d)
+{
+    return d->summary.runtime_h;
+}
+static double g_gpuh(const sw_report_data *d)
+{
+    return d->summary.gpu_hours;
+}
+static double g_energy(const sw_report_data *d)
+{
+    return d->summary.energy_kwh;
+}
+static double g_curt(const sw_report_data *d)
+{
+    return 100 * d->summary.curtailed_energy_fraction;
+}
+static double g_carbon(const sw_report_data *d)
+{
+    return d->summary.carbon_kg;
+}
+static double g_final(const sw_report_data *d)
+{
+    return d->summary.final_ppl;
+}
+static double g_best(const sw_report_data *d)
+{
+    return d->summary.best_ppl;
+}
+static double g_tokens(const sw_report_data *d)
+{
+    return (double)d->summary.tokens / 1e9;
+}
+static double g_rounds(const sw_report_data *d)
+{
+    return (double)d->summary.rounds;
+}
 
 static const row rows[] = {
-    {"runtime (h)", "%.2f", g_runtime},
-    {"GPU-hours", "%.1f", g_gpuh},
-    {"energy (kWh)", "%.1f", g_energy},
-    {"energy in curtailment windows (%)", "%.1f", g_curt},
-    {"carbon (kgCO2)", "%.2f", g_carbon},
-    {"final perplexity", "%.2f", g_final},
-    {"best perplexity", "%.2f", g_best},
-    {"tokens (billions)", "%.3f", g_tokens},
+    {"runtime (h)", "%.2f", g_runtime},   {"GPU-hours", "%.1f", g_gpuh},
+    {"energy (kWh)", "%.1f", g_energy},   {"energy in curtailment windows (%)", "%.1f", g_curt},
+    {"carbon (kgCO2)", "%.2f", g_carbon}, {"final perplexity", "%.2f", g_final},
+    {"best perplexity", "%.2f", g_best},  {"tokens (billions)", "%.3f", g_tokens},
     {"rounds", "%.0f", g_rounds},
 };
 
@@ -151,8 +174,8 @@ int sw_cmd_summary(int argc, char **argv)
         if (given)
             continue;
         double pct = 100 * ours->summary.carbon_kg / x->value;
-        printf(csv ? "share_of_%s_pct,%.1f\n" : "  %-34s %8.1f %%   (%.2f vs %.2f kgCO2)\n",
-               label, pct, ours->summary.carbon_kg, x->value);
+        printf(csv ? "share_of_%s_pct,%.1f\n" : "  %-34s %8.1f %%   (%.2f vs %.2f kgCO2)\n", label,
+               pct, ours->summary.carbon_kg, x->value);
     }
     for (int i = 0; i < n; i++)
         sw_report_data_free(d[i]);

@@ -105,8 +105,9 @@ int sw_cmd_windows(int argc, char **argv)
     if (region) {
         int r = sw_trace_region_index(t, region);
         if (r < 0) {
-            fprintf(stderr, "spillway windows: --region: '%s' is not a region of %s (it has:",
-                    region, path);
+            fprintf(stderr,
+                    "spillway windows: --region: '%s' is not a region of %s (it has:", region,
+                    path);
             for (size_t i = 0; i < sw_trace_region_count(t); i++)
                 fprintf(stderr, " %s", sw_trace_region_name(t, i));
             fprintf(stderr, ")\n");

@@ -20,11 +20,11 @@ static double yaml_number(const char *text, const char *key)
 Test(calibrate, reproduces_the_shipped_d20_fit, .timeout = 60)
 {
     cli_result r;
-    cr_assert_eq(cli_run((const char *const[]){"calibrate", "reference/centralized_loss.csv",
-                                               "--two-site", "reference/two_site_fl_loss.csv",
-                                               NULL},
-                         &r),
-                 0);
+    cr_assert_eq(
+        cli_run((const char *const[]){"calibrate", "reference/centralized_loss.csv", "--two-site",
+                                      "reference/two_site_fl_loss.csv", NULL},
+                &r),
+        0);
     cr_assert_eq(r.status, 0, "%s", r.err);
     sw_convergence_params d;
     sw_convergence_d20_defaults(&d);

@@ -43,23 +43,21 @@ static sw_report_data *open_report(const char *path)
     return d;
 }
 
-#define SAME_ARRAY(a, b, n, what)                                                             \
+#define SAME_ARRAY(a, b, n, what)                                                                  \
     cr_assert(((n) == 0) || !memcmp((a), (b), (n) * sizeof *(a)), "%s differs", what)
 
 Test(sim_cli, same_scenario_same_datasets, .init = setup, .fini = teardown, .timeout = 120)
 {
     char *a = path_in("a.h5"), *b = path_in("b.h5");
     cli_result r;
-    cr_assert_eq(cli_run((const char *const[]){"sim", "scenarios/paper.yaml", "-o", a, "--quiet",
-                                               NULL},
-                         &r),
-                 0);
+    cr_assert_eq(
+        cli_run((const char *const[]){"sim", "scenarios/paper.yaml", "-o", a, "--quiet", NULL}, &r),
+        0);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cli_result_free(&r);
-    cr_assert_eq(cli_run((const char *const[]){"sim", "scenarios/paper.yaml", "-o", b, "--quiet",
-                                               NULL},
-                         &r),
-                 0);
+    cr_assert_eq(
+        cli_run((const char *const[]){"sim", "scenarios/paper.yaml", "-o", b, "--quiet", NULL}, &r),
+        0);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cli_result_free(&r);
     sw_report_data *x = open_report(a), *y = open_report(b);
@@ -116,8 +114,7 @@ Test(sim_cli, baselines_and_summary_table, .init = setup, .fini = teardown, .tim
                 cr_assert_eq(ours->summary.extras[k].value, carbon[i]);
             }
         cr_assert(found, "%s missing", extra);
-        cr_assert_lt(ours->summary.carbon_kg, carbon[i], "curtailment-aware beats %s",
-                     regions[i]);
+        cr_assert_lt(ours->summary.carbon_kg, carbon[i], "curtailment-aware beats %s", regions[i]);
         sw_report_data_free(d);
     }
     /* Same energy profile (one site, always on, same work): the ordering of their carbon is
@@ -129,9 +126,9 @@ Test(sim_cli, baselines_and_summary_table, .init = setup, .fini = teardown, .tim
     for (int i = 0; i < 4; i++) {
         size_t reg = (size_t)sw_trace_region_index(tr, regions[i]);
         double I;
-        cr_assert_eq(sw_trace_integral(tr, reg, ours->t0_unix_s, ours->t0_unix_s + 17 * 3600,
-                                       &I, &err),
-                     SW_OK);
+        cr_assert_eq(
+            sw_trace_integral(tr, reg, ours->t0_unix_s, ours->t0_unix_s + 17 * 3600, &I, &err),
+            SW_OK);
         mean[i] = I;
     }
     for (int i = 0; i < 4; i++)
@@ -155,8 +152,9 @@ Test(sim_cli, bad_input_exits_2_without_output, .init = setup, .fini = teardown)
     char *out = path_in("x.h5");
     char *bad = path_in("bad.yaml");
     FILE *f = fopen(bad, "w");
-    fprintf(f, "name: bad\ntrace: { file: %s/traces/mci_2026-01-11.csv }\nsites:\n"
-               "  - { name: a, region: CAISO_NORTH, gpus: many }\n",
+    fprintf(f,
+            "name: bad\ntrace: { file: %s/traces/mci_2026-01-11.csv }\nsites:\n"
+            "  - { name: a, region: CAISO_NORTH, gpus: many }\n",
             SW_SOURCE_DIR);
     fclose(f);
     struct {
@@ -165,8 +163,7 @@ Test(sim_cli, bad_input_exits_2_without_output, .init = setup, .fini = teardown)
     } cases[] = {
         {{"sim", "no/such.yaml", "-o", out, NULL}, "no/such.yaml"},
         {{"sim", bad, "-o", out, NULL}, "gpus"},
-        {{"sim", "scenarios/paper.yaml", "-o", out, "--set", "sites.0.region=MARS", NULL},
-         "MARS"},
+        {{"sim", "scenarios/paper.yaml", "-o", out, "--set", "sites.0.region=MARS", NULL}, "MARS"},
         {{"sim", "scenarios/paper.yaml", "-o", out, "--set", "policy.nonsense=1", NULL},
          "nonsense"},
         {{"sim", "scenarios/paper.yaml", "-o", out, "--set", "noequals", NULL}, "--set"},
@@ -179,8 +176,8 @@ Test(sim_cli, bad_input_exits_2_without_output, .init = setup, .fini = teardown)
         cli_result r;
         cr_assert_eq(cli_run(cases[i].args, &r), 0);
         cr_assert_eq(r.status, 2, "case %zu: status %d, stderr %s", i, r.status, r.err);
-        cr_assert(strstr(r.err, cases[i].needle), "case %zu: '%s' not in: %s", i,
-                  cases[i].needle, r.err);
+        cr_assert(strstr(r.err, cases[i].needle), "case %zu: '%s' not in: %s", i, cases[i].needle,
+                  r.err);
         cr_assert_neq(access(out, F_OK), 0, "case %zu left a report", i);
         cli_result_free(&r);
     }

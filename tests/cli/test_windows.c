@@ -45,8 +45,8 @@ Test(windows, csv_lists_every_region)
 Test(windows, higher_threshold_more_windows_time)
 {
     cli_result a = run((const char *const[]){"windows", REF, "--region", "DE", NULL});
-    cli_result b = run((const char *const[]){"windows", REF, "--region", "DE", "--threshold",
-                                             "1000", NULL});
+    cli_result b =
+        run((const char *const[]){"windows", REF, "--region", "DE", "--threshold", "1000", NULL});
     cr_assert_eq(a.status, 0);
     cr_assert_eq(b.status, 0);
     cr_assert(strstr(a.out, "raw (0 windows)"), "%s", a.out);

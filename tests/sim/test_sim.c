@@ -153,7 +153,8 @@ static const char *small_yaml =
     "model: { params: 1000, tokens: 1e15, batch_tokens: 1000, step_s: 1, log_interval_s: 60 }\n"
     "network: { wan_gbps: 1000, wan_latency_ms: 0 }\n"
     "sites:\n"
-    "  - { name: a, region: A, provision_s: 240, drain_s: 0, power_w: { train: 2000, idle: 500 } }\n"
+    "  - { name: a, region: A, provision_s: 240, drain_s: 0, power_w: { train: 2000, idle: 500 } "
+    "}\n"
     "%s";
 
 /* Tolerance for transfer times of the tiny model (4 kB at 125 GB/s) added to the timeline. */
@@ -224,7 +225,8 @@ Test(sim, two_sites_join_at_next_round, .init = make_tmpdir, .fini = rm_tmpdir)
     cr_assert_eq(d->rounds[0].tokens, (1500 - 240) * 1000);
     cr_assert_float_eq(d->rounds[1].t_start_s, 1500, EPS);
     cr_assert_eq(d->rounds[1].n_sites, 2);
-    cr_assert(sw_report_mask_test(d->rounds[1].sites, 0) && sw_report_mask_test(d->rounds[1].sites, 1));
+    cr_assert(sw_report_mask_test(d->rounds[1].sites, 0) &&
+              sw_report_mask_test(d->rounds[1].sites, 1));
     cr_assert_float_eq(d->rounds[1].t_end_s, 2100, EPS);
     cr_assert_eq(d->rounds[1].tokens, 2 * 600 * 1000);
     cr_assert_gt(d->rounds[1].sync_bytes, 0);
