@@ -1,0 +1,57 @@
+/* auth.h - CURVE keys and the ZAP handler that allow-lists agents.
+ *
+ * Key files (text, Z85 as produced by zmq_curve_keypair):
+ *   NAME.pub   one line: the public key
+ *   NAME.key   two lines "public = <key>" and "secret = <key>"; mode 0600
+ * A CURVE server without a ZAP handler accepts any client that knows the server's public key,
+ * so the coordinator always runs sw_zap: it accepts a client only if its public key is in the
+ * allow list, and logs every refusal.
+ *
+ * Layout of a keys folder (docs/exec.md):
+ *   coordinator:  DIR/coordinator.key, DIR/authorized/<anything>.pub (allowed agents)
+ *   agent:        DIR/agent.key, DIR/coordinator.pub
+ */
+#ifndef SW_EXEC_AUTH_H
+#define SW_EXEC_AUTH_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/error.h"
+
+#define SW_KEY_Z85 41 /* 40 Z85 characters and the NUL */
+
+typedef struct sw_keypair {
+    char pub[SW_KEY_Z85];
+    char sec[SW_KEY_Z85];
+} sw_keypair;
+
+/* Generates a keypair and writes DIR/NAME.key (0600) and DIR/NAME.pub, creating DIR (0700)
+ * if needed. *out (may be NULL) receives the keys. SW_ERUNTIME naming the file on failure. */
+int sw_keys_generate(const char *dir, const char *name, sw_keypair *out, sw_error *err);
+
+/* Reads a .key file (both keys) or a .pub file (public only; sec left empty). SW_EINPUT names
+ * the file and line; a .key readable by group or others is refused. */
+int sw_keys_load_pair(const char *path, sw_keypair *out, sw_error *err);
+int sw_keys_load_pub(const char *path, char pub[SW_KEY_Z85], sw_error *err);
+
+/* Every DIR/authorized/*.pub, malloc'd array in *keys (caller frees), count in *n. A missing
+ * folder is SW_EINPUT naming it. */
+int sw_keys_load_authorized(const char *dir, char (**keys)[SW_KEY_Z85], size_t *n, sw_error *err);
+
+/* Makes sock a CURVE server with the coordinator's secret key, authenticated by ZAP. */
+int sw_curve_server(void *sock, const sw_keypair *kp, sw_error *err);
+/* Makes sock a CURVE client: its own keypair and the server's public key. */
+int sw_curve_client(void *sock, const sw_keypair *kp, const char *server_pub, sw_error *err);
+
+/* The ZAP handler: a thread answering libzmq's authentication requests on ctx. Keys are
+ * copied. Rejections are logged to log (may be NULL) and counted. */
+typedef struct sw_zap sw_zap;
+int sw_zap_start(void *ctx, const char (*keys)[SW_KEY_Z85], size_t n, FILE *log, sw_zap **out,
+                 sw_error *err);
+/* Number of clients refused so far. */
+unsigned sw_zap_rejected(const sw_zap *z);
+/* Stops the thread and frees z (NULL is fine). Call before zmq_ctx_term. */
+void sw_zap_stop(sw_zap *z);
+
+#endif
