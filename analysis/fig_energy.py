@@ -60,6 +60,9 @@ def power_emissions(roles, ctx):
         except series.MissingSignal as e:
             ctx.note("fig3: %s; run left out" % e)
             continue
+        if rep.end_s <= 0:
+            ctx.note("fig3: %s: the run has no duration; left out" % rep.path)
+            continue
         b0, b1, power_avg = series.bin_average(t, power_w, rep.end_s, ctx.bin_s)
         _, _, rate_avg = series.bin_average(t, rate, rep.end_s, ctx.bin_s)
         data.update({
