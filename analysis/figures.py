@@ -123,6 +123,7 @@ def _replace_atomically(path, write):
 
 
 def _save(fig, data, stem, args):
+    """Writes fig in each format to args.output and data to args.export_data; returns paths."""
     written = []
     for fmt in args.formats:
         path = os.path.join(args.output, "%s.%s" % (stem, fmt))
@@ -140,9 +141,6 @@ def _save(fig, data, stem, args):
 
         _replace_atomically(path, write_npz)
         written.append(path)
-    import style  # already loaded by main()
-
-    style.close(fig)
     return written
 
 
@@ -193,6 +191,8 @@ def main(argv=None):
                 sys.stderr.write("%s: cannot write %s: %s\n"
                                  % (PROG, e.filename or full, e.strerror))
                 return 1
+            finally:
+                style.close(fig)
             made += 1
             print("wrote " + ", ".join(written))
     if made == 0:
