@@ -11,3 +11,6 @@ sw_build build
 ./build/spillway windows traces/mci_2026-01-11.csv --region CAISO_NORTH
 ./build/spillway sim scenarios/paper.yaml --baselines -o results/paper.h5
 ./build/spillway summary results/paper.h5 results/paper-federated2.h5 results/paper-central-*.h5
+/usr/bin/python3 analysis/figures.py results/paper.h5 results/paper-central-*.h5 \
+    results/paper-federated2.h5 -o results/figures
+echo "[spillway] reports in results/, figures (PNG and PDF) in results/figures/"

@@ -578,8 +578,9 @@ static int setup(sim_run *r, sw_error *err)
         return sw_errorf(err, SW_ERUNTIME, "sim: out of memory");
     }
 
-    /* The run spans the sites' regions unless the scenario says otherwise. */
-    double t0 = INFINITY, t1 = -INFINITY;
+    /* The run spans the time every site's region has a signal, unless the scenario says
+     * otherwise. */
+    double t0 = -INFINITY, t1 = INFINITY;
     for (size_t i = 0; i < r->n_sites; i++) {
         int reg = sw_trace_region_index(r->trace, sc->sites[i].region);
         if (reg < 0) {
@@ -589,12 +590,24 @@ static int setup(sim_run *r, sw_error *err)
                              sc->name, i, sc->sites[i].region, sc->trace.file);
         }
         r->sites[i].region = (size_t)reg;
-        t0 = fmin(t0, sw_trace_start(r->trace, (size_t)reg));
-        t1 = fmax(t1, sw_trace_end(r->trace, (size_t)reg));
+        t0 = fmax(t0, sw_trace_start(r->trace, (size_t)reg));
+        t1 = fmin(t1, sw_trace_end(r->trace, (size_t)reg));
     }
     r->start_unix_s = isnan(sc->trace.start_unix_s) ? t0 : sc->trace.start_unix_s;
-    double end_unix_s = isnan(sc->trace.end_unix_s) ? t1 : sc->trace.end_unix_s;
-    r->end_s = end_unix_s - r->start_unix_s;
+    double end_unix_s = isnan(sc->trace.end_unix_s) ? t1 : fmin(t1, sc->trace.end_unix_s);
+    /* At the horizon the engine ends the running round; the sites then finish their chunk and
+     * return their work, which must still fall inside the trace for the carbon integral. The
+     * engine's horizon is therefore that much earlier than the end of the signal. */
+    double wind_down_s = sc->model.log_interval_s + sc->rounds.aggregate_s +
+                         4.0 * sc->model.params / (sc->network.wan_gbps * 1e9 / 8) +
+                         sc->network.wan_latency_ms * 1e-3 + sc->rounds.return_s + 1.0;
+    for (size_t i = 0; i < r->n_sites; i++)
+        wind_down_s = fmax(wind_down_s, sc->model.log_interval_s + sc->rounds.aggregate_s +
+                                            4.0 * sc->model.params /
+                                                (sc->network.wan_gbps * 1e9 / 8) +
+                                            sc->network.wan_latency_ms * 1e-3 +
+                                            sc->sites[i].drain_s + 1.0);
+    r->end_s = end_unix_s - r->start_unix_s - wind_down_s;
     if (!(r->end_s > 0)) {
         free(es);
         free(ps);
@@ -686,30 +699,6 @@ static int setup(sim_run *r, sw_error *err)
                            .t0_unix_s = r->start_unix_s};
     if ((rc = sw_report_create(r->opt->out_path, &meta, &r->rep, err)) != SW_OK)
         return rc;
-    /* The signal of each region in use, as run time step series over the run. */
-    for (size_t reg = 0; reg < sw_trace_region_count(r->trace); reg++) {
-        bool used = false;
-        for (size_t i = 0; i < r->n_sites; i++)
-            used |= r->sites[i].region == reg;
-        if (!used)
-            continue;
-        size_t n = sw_trace_length(r->trace, reg);
-        const double *tt = sw_trace_times(r->trace, reg), *vv = sw_trace_values(r->trace, reg);
-        double *ts = malloc((n + 1) * sizeof *ts), *vs = malloc((n + 1) * sizeof *vs);
-        size_t m = 0;
-        for (size_t k = 0; ts && vs && k < n; k++) {
-            double t = tt[k] - r->start_unix_s;
-            bool next_in = k + 1 < n && tt[k + 1] - r->start_unix_s <= 0;
-            if (t >= r->end_s || next_in)
-                continue;
-            ts[m] = fmax(t, 0);
-            vs[m++] = vv[k];
-        }
-        if (ts && vs)
-            sw_report_add_signal(r->rep, sw_trace_region_name(r->trace, reg), ts, vs, m);
-        free(ts);
-        free(vs);
-    }
     for (size_t i = 0; i < r->n_sites; i++) {
         site_rt *s = &r->sites[i];
         sw_report_add_site(r->rep, s->sc->name, s->sc->region, s->sc->gpus);
@@ -732,6 +721,34 @@ static int setup(sim_run *r, sw_error *err)
                                    : SW_OK;
 }
 
+/* The signal of each region in use, as run-time step series over [0, end_s). */
+static void write_signals(sim_run *r, double end_s)
+{
+    for (size_t reg = 0; reg < sw_trace_region_count(r->trace); reg++) {
+        bool used = false;
+        for (size_t i = 0; i < r->n_sites; i++)
+            used |= r->sites[i].region == reg;
+        if (!used)
+            continue;
+        size_t n = sw_trace_length(r->trace, reg);
+        const double *tt = sw_trace_times(r->trace, reg), *vv = sw_trace_values(r->trace, reg);
+        double *ts = malloc((n + 1) * sizeof *ts), *vs = malloc((n + 1) * sizeof *vs);
+        size_t m = 0;
+        for (size_t k = 0; ts && vs && k < n; k++) {
+            double t = tt[k] - r->start_unix_s;
+            bool next_in = k + 1 < n && tt[k + 1] - r->start_unix_s <= 0;
+            if (t >= end_s || next_in)
+                continue;
+            ts[m] = fmax(t, 0);
+            vs[m++] = vv[k];
+        }
+        if (ts && vs)
+            sw_report_add_signal(r->rep, sw_trace_region_name(r->trace, reg), ts, vs, m);
+        free(ts);
+        free(vs);
+    }
+}
+
 static int finish(sim_run *r, sw_sim_result *res, sw_error *err)
 {
     sw_ledger_totals tot;
@@ -749,6 +766,7 @@ static int finish(sim_run *r, sw_sim_result *res, sw_error *err)
     }
     double runtime_s = fmax(sw_engine_now(r->engine), r->finished_s);
     double final_loss = sw_convergence_global_loss(&r->conv);
+    write_signals(r, runtime_s);
     sw_report_summary sum = {
         .runtime_h = runtime_s / 3600.0,
         .gpu_hours = tot.gpu_hours,
