@@ -24,7 +24,8 @@ void sw_backend_cpu_set_threads(int k)
         k = 1;
     g_threads = k;
     omp_set_num_threads(k);
-    openblas_set_num_threads(k);
+    /* OpenBLAS runs single-threaded inside OpenMP-parallel blocks (cpu_gemm.c). */
+    openblas_set_num_threads(1);
 }
 
 int sw_cpu_threads(void)

@@ -299,6 +299,34 @@ void sw_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int 
         /* out of memory for packing: fall back to OpenBLAS */
     }
 #endif
+    /* OpenBLAS, single-threaded per call, with OpenMP splitting C into one block per thread:
+     * a second thread pool (OpenBLAS's own) alternating with OpenMP's spinning one made two
+     * threads several times slower than one on a busy 2-core machine (bench/RESULTS.md). The
+     * split is fixed for a thread count, so results are deterministic for that count. */
+    int nt = sw_cpu_threads();
+    int split_n = N >= M; /* split the longer side of C */
+    int len = split_n ? N : M;
+    if (nt > 1 && len >= 2 * 16) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int t = 0; t < nt; t++) {
+            /* Boundaries on multiples of 16 keep every block's columns vector-aligned. */
+            int b0 = (int)((long)len * t / nt) / 16 * 16;
+            int b1 = t + 1 == nt ? len : (int)((long)len * (t + 1) / nt) / 16 * 16;
+            if (b1 <= b0)
+                continue;
+            if (split_n)
+                cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                            trans_b ? CblasTrans : CblasNoTrans, M, b1 - b0, K, 1.0f, A, lda,
+                            trans_b ? Bm + (size_t)b0 * ldb : Bm + b0, ldb,
+                            accumulate ? 1.0f : 0.0f, C + b0, ldc);
+            else
+                cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                            trans_b ? CblasTrans : CblasNoTrans, b1 - b0, N, K, 1.0f,
+                            trans_a ? A + b0 : A + (size_t)b0 * lda, lda, Bm, ldb,
+                            accumulate ? 1.0f : 0.0f, C + (size_t)b0 * ldc, ldc);
+        }
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, Bm, ldb,
                 accumulate ? 1.0f : 0.0f, C, ldc);
