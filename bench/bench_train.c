@@ -48,8 +48,8 @@ static int cmp_double(const void *a, const void *b)
  * (own = 0) or the built-in kernel (own = 1), both as C = A · B^T like a forward layer. */
 static double sgemm_peak(int own)
 {
-    static const int shapes[][3] = {{1024, 1024, 1024}, {256, 2304, 768}, {256, 3072, 768},
-                                    {768, 768, 256}};
+    static const int shapes[][3] = {
+        {1024, 1024, 1024}, {256, 2304, 768}, {256, 3072, 768}, {768, 768, 256}};
     int was_own = sw_gemm_uses_own();
     sw_gemm_select(own); /* OpenBLAS as training calls it: split across OpenMP threads */
     double best = 0;
@@ -211,8 +211,8 @@ int main(int argc, char **argv)
     }
     double peak[3] = {0, 0, 0};
     int own = sw_gemm_uses_own();
-    printf("%-10s %4s %5s %3s %10s %10s %9s %7s %12s %7s\n", "preset", "B", "T", "thr",
-           "tokens/s", "ms/step", "GFLOP/s", "%peak", "torch tok/s", "ratio");
+    printf("%-10s %4s %5s %3s %10s %10s %9s %7s %12s %7s\n", "preset", "B", "T", "thr", "tokens/s",
+           "ms/step", "GFLOP/s", "%peak", "torch tok/s", "ratio");
     for (int i = 0; i < nruns; i++) {
         int k = runs[i].threads;
         if (k <= 2 && peak[k] == 0) {
@@ -228,9 +228,8 @@ int main(int argc, char **argv)
         int rc = bench_config(runs[i].preset, runs[i].B, runs[i].T, k, steps, &r);
         if (rc)
             return rc;
-        double tt = torch && k == 1 ? torch_tokens_per_s(runs[i].preset, runs[i].B, runs[i].T,
-                                                         steps)
-                                    : 0;
+        double tt =
+            torch && k == 1 ? torch_tokens_per_s(runs[i].preset, runs[i].B, runs[i].T, steps) : 0;
         printf("%-10s %4d %5d %3d %10.1f %10.1f %9.1f %6.0f%% ", runs[i].preset, runs[i].B,
                runs[i].T, k, r.tokens_per_s, r.ms_per_step, r.gflops,
                k <= 2 ? 100.0 * r.gflops / peak[k] : 0.0);

@@ -36,14 +36,14 @@ typedef struct sw_backend {
     void (*matmul_forward)(float *out, const float *x, const float *w, int N, int K, int O,
                            int accumulate);
     /* dx[N,K] writes dout · w (skipped when dx is NULL); dw[O,K] adds dout^T · x. */
-    void (*matmul_backward)(float *dx, float *dw, const float *dout, const float *x,
-                            const float *w, int N, int K, int O);
+    void (*matmul_backward)(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                            int N, int K, int O);
 
     /* From qkv[N,3C] (q | k | v per row): q and k rotated by rope (cos/sin [T, hd/2]) then
      * RMS-normalised per head; writes qn[N,C], kn[N,C], rstd_q[N*H], rstd_k[N*H]. */
     void (*rope_qknorm_forward)(float *qn, float *kn, float *rstd_q, float *rstd_k,
-                                const float *qkv, const float *cos, const float *sin, int B,
-                                int T, int C, int H);
+                                const float *qkv, const float *cos, const float *sin, int B, int T,
+                                int C, int H);
     /* Writes the q and k thirds of dqkv[N,3C] from dqn, dkn (the v third is left alone). */
     void (*rope_qknorm_backward)(float *dqkv, const float *dqn, const float *dkn, const float *qn,
                                  const float *kn, const float *rstd_q, const float *rstd_k,
@@ -55,8 +55,8 @@ typedef struct sw_backend {
                               const float *v, int v_stride, int B, int T, int C, int H);
     /* Writes dqn[N,C], dkn[N,C] and dv (stride v_stride) from dy[N,C]. */
     void (*attention_backward)(float *dqn, float *dkn, float *dv, int v_stride, const float *dy,
-                               const float *att, const float *qn, const float *kn,
-                               const float *v, int B, int T, int C, int H);
+                               const float *att, const float *qn, const float *kn, const float *v,
+                               int B, int T, int C, int H);
 
     /* a = relu(h)^2 elementwise over n values. */
     void (*relu2_forward)(float *a, const float *h, size_t n);
@@ -85,7 +85,8 @@ typedef struct sw_backend {
 /* The CPU backend (OpenBLAS sgemm or the built-in kernel, OpenMP elsewhere). Static storage. */
 const sw_backend *sw_backend_cpu(void);
 
-/* Sets the number of threads the CPU backend uses (OpenMP and BLAS); k >= 1. */
+/* Sets the number of threads the CPU backend uses; k >= 1. They are OpenMP threads; BLAS
+ * calls run single-threaded inside them (see cpu_gemm.c). */
 void sw_backend_cpu_set_threads(int k);
 
 /* The number of threads the CPU backend uses. */

@@ -118,7 +118,7 @@ static void encode_header(uint8_t *h, const sw_model_config *cfg, size_t n_param
     put_u32(h + H_VERSION, SW_CHECKPOINT_VERSION);
     put_u32(h + H_HEADER_BYTES, HEADER_BYTES);
     memcpy(h + H_NAME, cfg->name, strnlen(cfg->name, 31)); /* NUL-padded by the memset */
-    const int32_t shape[6] = {cfg->n_layer,    cfg->n_embd,    cfg->n_head,
+    const int32_t shape[6] = {cfg->n_layer,    cfg->n_embd,      cfg->n_head,
                               cfg->vocab_size, cfg->max_seq_len, cfg->tie_embeddings};
     for (int i = 0; i < 6; i++)
         put_u32(h + H_LAYERS + 4 * i, (uint32_t)shape[i]);
@@ -138,15 +138,15 @@ static int write_all(FILE *f, const void *p, size_t n, uint32_t *crc)
     return fwrite(p, 1, n, f) == n ? 0 : -1;
 }
 
-int sw_checkpoint_save(const char *path, sw_model *m, const sw_adamw *opt,
-                       const sw_train_state *st, sw_kerror *err)
+int sw_checkpoint_save(const char *path, sw_model *m, const sw_adamw *opt, const sw_train_state *st,
+                       sw_kerror *err)
 {
     if (!host_is_little_endian())
         return sw_kerrorf(err, SW_K_ERUNTIME, "%s: checkpoints need a little-endian host", path);
     size_t n = sw_model_num_params(m);
     if (opt && opt->n != n)
-        return sw_kerrorf(err, SW_K_ERUNTIME,
-                          "%s: optimizer holds %zu parameters, model %zu", path, opt->n, n);
+        return sw_kerrorf(err, SW_K_ERUNTIME, "%s: optimizer holds %zu parameters, model %zu", path,
+                          opt->n, n);
     size_t tmp_len = strlen(path) + 5;
     char *tmp = malloc(tmp_len);
     if (!tmp)
@@ -228,8 +228,8 @@ int sw_checkpoint_load(const char *path, sw_model *m, sw_adamw *opt, sw_train_st
     rewind(f);
     if (fsize < HEADER_BYTES + 4 || fread(h, 1, HEADER_BYTES, f) != HEADER_BYTES) {
         rc = sw_kerrorf(err, SW_K_EINPUT,
-                        "%s: truncated checkpoint (%lld bytes, the header alone needs %d)",
-                        path, fsize, HEADER_BYTES + 4);
+                        "%s: truncated checkpoint (%lld bytes, the header alone needs %d)", path,
+                        fsize, HEADER_BYTES + 4);
         goto done;
     }
     if (memcmp(h + H_MAGIC, MAGIC, 8) != 0) {
@@ -255,10 +255,9 @@ int sw_checkpoint_load(const char *path, sw_model *m, sw_adamw *opt, sw_train_st
     unsigned long long expect =
         HEADER_BYTES + (unsigned long long)n_file * 4 * (has_opt ? 3 : 1) + 4;
     if ((unsigned long long)fsize != expect) {
-        rc = sw_kerrorf(err, SW_K_EINPUT,
-                        "%s: %s checkpoint: %lld bytes, the header announces %llu", path,
-                        (unsigned long long)fsize < expect ? "truncated" : "oversized", fsize,
-                        expect);
+        rc = sw_kerrorf(
+            err, SW_K_EINPUT, "%s: %s checkpoint: %lld bytes, the header announces %llu", path,
+            (unsigned long long)fsize < expect ? "truncated" : "oversized", fsize, expect);
         goto done;
     }
     /* Pass 1: verify the checksum without touching the model. */
@@ -301,14 +300,14 @@ int sw_checkpoint_load(const char *path, sw_model *m, sw_adamw *opt, sw_train_st
     }
     size_t n = sw_model_num_params(m);
     if (n_file != n || (opt && opt->n != n)) {
-        rc = sw_kerrorf(err, SW_K_EINPUT, "%s: checkpoint holds %llu parameters, model %zu",
-                        path, (unsigned long long)n_file, n);
+        rc = sw_kerrorf(err, SW_K_EINPUT, "%s: checkpoint holds %llu parameters, model %zu", path,
+                        (unsigned long long)n_file, n);
         goto done;
     }
     if (opt && !has_opt) {
-        rc = sw_kerrorf(err, SW_K_EINPUT,
-                        "%s: checkpoint has no optimizer state (weights only) to resume from",
-                        path);
+        rc =
+            sw_kerrorf(err, SW_K_EINPUT,
+                       "%s: checkpoint has no optimizer state (weights only) to resume from", path);
         goto done;
     }
     /* Pass 2: read for real. The file was verified a moment ago; a failure now is an I/O

@@ -27,8 +27,8 @@ typedef struct sw_train_state {
 
 /* Writes the model's parameters, the optimizer's moments (opt may be NULL: weights only) and
  * st to path (atomically, via path.tmp). SW_K_ERUNTIME when writing fails. */
-int sw_checkpoint_save(const char *path, sw_model *m, const sw_adamw *opt,
-                       const sw_train_state *st, sw_kerror *err);
+int sw_checkpoint_save(const char *path, sw_model *m, const sw_adamw *opt, const sw_train_state *st,
+                       sw_kerror *err);
 
 /* Reads path into m (whose configuration must match the file's), opt (may be NULL; if given,
  * the file must hold optimizer state) and st (may be NULL). SW_K_EINPUT for a missing,

@@ -61,8 +61,8 @@ void sw_cpu_attention_forward(float *y, float *att, const float *qn, const float
 }
 
 void sw_cpu_attention_backward(float *dqn, float *dkn, float *dv, int v_stride, const float *dy,
-                               const float *att, const float *qn, const float *kn,
-                               const float *v, int B, int T, int C, int H)
+                               const float *att, const float *qn, const float *kn, const float *v,
+                               int B, int T, int C, int H)
 {
     int hd = C / H;
     float scale = 1.0f / sqrtf((float)hd);
@@ -75,8 +75,7 @@ void sw_cpu_attention_backward(float *dqn, float *dkn, float *dv, int v_stride, 
             const float *a = att + (size_t)bh * T * T;
             for (int t = 0; t < T; t++) {
                 memset(dkn + ((size_t)b * T + t) * C + h * hd, 0, (size_t)hd * sizeof(float));
-                memset(dv + ((size_t)b * T + t) * v_stride + h * hd, 0,
-                       (size_t)hd * sizeof(float));
+                memset(dv + ((size_t)b * T + t) * v_stride + h * hd, 0, (size_t)hd * sizeof(float));
             }
             for (int i = 0; i < T; i++) {
                 const float *p = a + (size_t)i * T;

@@ -146,8 +146,8 @@ void sw_cpu_scale(float *x, size_t n, float s)
 
 /* AdamW over one contiguous chunk (see backend.h for the update). */
 SW_VECTOR_CLONES static void adamw_chunk(float *p, const float *g, float *m, float *v, size_t n,
-                                         float lr, float beta1, float beta2, float eps,
-                                         float wd, float inv_bc1, float inv_sqrt_bc2)
+                                         float lr, float beta1, float beta2, float eps, float wd,
+                                         float inv_bc1, float inv_sqrt_bc2)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {

@@ -31,9 +31,8 @@ enum { MR = 6, NR = 16, KC = 256, MC = 120, NC = 3072 };
 #define SW_HAVE_AVX2_KERNEL 1
 
 /* acc[MR×NR] (row stride NR) = sum over kc of a-panel column × b-panel row. */
-__attribute__((target("avx2,fma"))) static void micro_6x16(int kc, const float *a,
-                                                            const float *b, float *c, int ldc,
-                                                            int accumulate)
+__attribute__((target("avx2,fma"))) static void micro_6x16(int kc, const float *a, const float *b,
+                                                           float *c, int ldc, int accumulate)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -61,15 +60,15 @@ __attribute__((target("avx2,fma"))) static void micro_6x16(int kc, const float *
         a += MR;
         b += NR;
     }
-#define STORE_ROW(r, lo, hi)                                                                   \
-    do {                                                                                       \
-        float *row = c + (size_t)(r)*ldc;                                                      \
-        if (accumulate) {                                                                      \
-            lo = _mm256_add_ps(lo, _mm256_loadu_ps(row));                                      \
-            hi = _mm256_add_ps(hi, _mm256_loadu_ps(row + 8));                                  \
-        }                                                                                      \
-        _mm256_storeu_ps(row, lo);                                                             \
-        _mm256_storeu_ps(row + 8, hi);                                                         \
+#define STORE_ROW(r, lo, hi)                                                                       \
+    do {                                                                                           \
+        float *row = c + (size_t)(r)*ldc;                                                          \
+        if (accumulate) {                                                                          \
+            lo = _mm256_add_ps(lo, _mm256_loadu_ps(row));                                          \
+            hi = _mm256_add_ps(hi, _mm256_loadu_ps(row + 8));                                      \
+        }                                                                                          \
+        _mm256_storeu_ps(row, lo);                                                                 \
+        _mm256_storeu_ps(row + 8, hi);                                                             \
     } while (0)
     STORE_ROW(0, c00, c01);
     STORE_ROW(1, c10, c11);
@@ -84,9 +83,8 @@ __attribute__((target("avx2,fma"))) static void micro_6x16(int kc, const float *
  * multiple of 8: 8×8 blocks are loaded as 8 rows, transposed in registers and stored as 8
  * k-rows, so both reads and writes stay contiguous (a scalar column-by-column copy costs
  * several ns per element, as much as the product itself at M = 256). */
-__attribute__((target("avx2,fma"))) static void pack_b_trans_panel(float *panel,
-                                                                    const float *src, int ldb,
-                                                                    int kc)
+__attribute__((target("avx2,fma"))) static void pack_b_trans_panel(float *panel, const float *src,
+                                                                   int ldb, int kc)
 {
     for (int c0 = 0; c0 < NR; c0 += 8)
         for (int k = 0; k < kc; k += 8) {
@@ -145,8 +143,7 @@ static void pack_a(float *dst, const float *A, int lda, int trans, int i0, int m
 
 /* Packs op(B)[p0:p0+kc, j0:j0+nc] into NR-column panels: panel q holds, for each k, the NR
  * values of columns j0+q·NR.. (zero beyond the last column). */
-static void pack_b(float *dst, const float *Bm, int ldb, int trans, int p0, int kc, int j0,
-                   int nc)
+static void pack_b(float *dst, const float *Bm, int ldb, int trans, int p0, int kc, int j0, int nc)
 {
     for (int q = 0; q < nc; q += NR) {
         int cols = nc - q < NR ? nc - q : NR;
@@ -176,8 +173,8 @@ static void pack_b(float *dst, const float *Bm, int ldb, int trans, int p0, int 
 #if SW_HAVE_AVX2_KERNEL
 /* Runs the micro-kernel over one packed mc×nc block of C, handling ragged edges through a
  * small scratch tile. */
-static void macro_block(int mc, int nc, int kc, const float *Ap, const float *Bp, float *C,
-                        int ldc, int accumulate)
+static void macro_block(int mc, int nc, int kc, const float *Ap, const float *Bp, float *C, int ldc,
+                        int accumulate)
 {
     float tile[MR * NR] __attribute__((aligned(32)));
     for (int jr = 0; jr < nc; jr += NR) {
@@ -283,7 +280,7 @@ void sw_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int 
                         for (int q = 0; q < nc; q += NR)
                             pack_b(Bp + (size_t)q * kc, Bm, ldb, trans_b, pc, kc, jc + q,
                                    nc - q < NR ? nc - q : NR);
-                        /* (implicit barrier: B is packed before anyone uses it) */
+                            /* (implicit barrier: B is packed before anyone uses it) */
 #pragma omp for schedule(static)
                         for (int blk = 0; blk < nblocks; blk++) {
                             int ic = blk * mc, m = M - ic < mc ? M - ic : mc;

@@ -8,8 +8,8 @@
  * row-major float; op transposes when trans_* is non-zero (A is then stored [K, M] with
  * leading dimension lda, likewise B). Deterministic, and independent of the thread count
  * with the built-in kernel. */
-void sw_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
-             const float *B, int ldb, float *C, int ldc, int accumulate);
+void sw_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B,
+             int ldb, float *C, int ldc, int accumulate);
 
 /* 1 when the built-in AVX2/FMA kernel can run on this CPU. */
 int sw_gemm_own_available(void);

@@ -13,8 +13,8 @@ void sw_cpu_matmul_forward(float *out, const float *x, const float *w, int N, in
     sw_gemm(0, 1, N, O, K, x, K, w, K, out, O, accumulate);
 }
 
-void sw_cpu_matmul_backward(float *dx, float *dw, const float *dout, const float *x,
-                            const float *w, int N, int K, int O)
+void sw_cpu_matmul_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                            int N, int K, int O)
 {
     if (dx)
         sw_gemm(0, 0, N, K, O, dout, O, w, K, dx, K, 0);

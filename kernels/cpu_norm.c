@@ -49,8 +49,7 @@ void sw_cpu_rmsnorm_backward(float *dx, const float *dout, const float *out, con
 
 /* Rotates one head vector src[hd] at position table row (cs, sn) and RMS-normalises it into
  * dst; returns the reciprocal RMS. */
-static float rope_norm_head(float *dst, const float *src, const float *cs, const float *sn,
-                            int hd)
+static float rope_norm_head(float *dst, const float *src, const float *cs, const float *sn, int hd)
 {
     int half = hd / 2;
     float ss = 0.0f;
@@ -68,8 +67,8 @@ static float rope_norm_head(float *dst, const float *src, const float *cs, const
 }
 
 void sw_cpu_rope_qknorm_forward(float *qn, float *kn, float *rstd_q, float *rstd_k,
-                                const float *qkv, const float *cos, const float *sin, int B,
-                                int T, int C, int H)
+                                const float *qkv, const float *cos, const float *sin, int B, int T,
+                                int C, int H)
 {
     int hd = C / H, half = hd / 2, N = B * T;
 #pragma omp parallel for schedule(static) num_threads(sw_cpu_threads())
@@ -104,10 +103,9 @@ static void rope_norm_head_backward(float *dst, const float *dy, const float *y,
     }
 }
 
-void sw_cpu_rope_qknorm_backward(float *dqkv, const float *dqn, const float *dkn,
-                                 const float *qn, const float *kn, const float *rstd_q,
-                                 const float *rstd_k, const float *cos, const float *sin, int B,
-                                 int T, int C, int H)
+void sw_cpu_rope_qknorm_backward(float *dqkv, const float *dqn, const float *dkn, const float *qn,
+                                 const float *kn, const float *rstd_q, const float *rstd_k,
+                                 const float *cos, const float *sin, int B, int T, int C, int H)
 {
     int hd = C / H, half = hd / 2, N = B * T;
 #pragma omp parallel for schedule(static) num_threads(sw_cpu_threads())
@@ -117,10 +115,10 @@ void sw_cpu_rope_qknorm_backward(float *dqkv, const float *dqn, const float *dkn
         float *row = dqkv + (size_t)n * 3 * C;
         for (int h = 0; h < H; h++) {
             size_t o = (size_t)n * C + h * hd;
-            rope_norm_head_backward(row + h * hd, dqn + o, qn + o, rstd_q[(size_t)n * H + h],
+            rope_norm_head_backward(row + h * hd, dqn + o, qn + o, rstd_q[(size_t)n * H + h], cs,
+                                    sn, hd);
+            rope_norm_head_backward(row + C + h * hd, dkn + o, kn + o, rstd_k[(size_t)n * H + h],
                                     cs, sn, hd);
-            rope_norm_head_backward(row + C + h * hd, dkn + o, kn + o,
-                                    rstd_k[(size_t)n * H + h], cs, sn, hd);
         }
     }
 }

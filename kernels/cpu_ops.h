@@ -28,20 +28,19 @@ void sw_cpu_rmsnorm_backward(float *dx, const float *dout, const float *out, con
                              int N, int C);
 void sw_cpu_matmul_forward(float *out, const float *x, const float *w, int N, int K, int O,
                            int accumulate);
-void sw_cpu_matmul_backward(float *dx, float *dw, const float *dout, const float *x,
-                            const float *w, int N, int K, int O);
+void sw_cpu_matmul_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                            int N, int K, int O);
 void sw_cpu_rope_qknorm_forward(float *qn, float *kn, float *rstd_q, float *rstd_k,
-                                const float *qkv, const float *cos, const float *sin, int B,
-                                int T, int C, int H);
-void sw_cpu_rope_qknorm_backward(float *dqkv, const float *dqn, const float *dkn,
-                                 const float *qn, const float *kn, const float *rstd_q,
-                                 const float *rstd_k, const float *cos, const float *sin, int B,
-                                 int T, int C, int H);
+                                const float *qkv, const float *cos, const float *sin, int B, int T,
+                                int C, int H);
+void sw_cpu_rope_qknorm_backward(float *dqkv, const float *dqn, const float *dkn, const float *qn,
+                                 const float *kn, const float *rstd_q, const float *rstd_k,
+                                 const float *cos, const float *sin, int B, int T, int C, int H);
 void sw_cpu_attention_forward(float *y, float *att, const float *qn, const float *kn,
                               const float *v, int v_stride, int B, int T, int C, int H);
 void sw_cpu_attention_backward(float *dqn, float *dkn, float *dv, int v_stride, const float *dy,
-                               const float *att, const float *qn, const float *kn,
-                               const float *v, int B, int T, int C, int H);
+                               const float *att, const float *qn, const float *kn, const float *v,
+                               int B, int T, int C, int H);
 void sw_cpu_relu2_forward(float *a, const float *h, size_t n);
 void sw_cpu_relu2_backward(float *dh, const float *da, const float *h, size_t n);
 double sw_cpu_xent_forward(float *logits, float *lse, const int32_t *targets, int N, int V,

@@ -12,8 +12,7 @@ int sw_text_load(const char *path, sw_text *out, sw_kerror *err)
     out->n = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return sw_kerrorf(err, SW_K_EINPUT, "%s: cannot open data file: %s", path,
-                          strerror(errno));
+        return sw_kerrorf(err, SW_K_EINPUT, "%s: cannot open data file: %s", path, strerror(errno));
     size_t cap = 1 << 20, n = 0;
     uint8_t *buf = malloc(cap);
     for (;;) {
@@ -72,12 +71,10 @@ void sw_split_train_val(size_t n, sw_span *train, sw_span *val)
     *val = (sw_span){cut, n};
 }
 
-int sw_loader_init(sw_loader *ld, const uint8_t *tokens, sw_span span, int B, int T,
-                   sw_kerror *err)
+int sw_loader_init(sw_loader *ld, const uint8_t *tokens, sw_span span, int B, int T, sw_kerror *err)
 {
     if (B < 1 || T < 1)
-        return sw_kerrorf(err, SW_K_EINPUT, "loader: batch %d and sequence %d must be >= 1", B,
-                          T);
+        return sw_kerrorf(err, SW_K_EINPUT, "loader: batch %d and sequence %d must be >= 1", B, T);
     size_t need = (size_t)B * T + 1;
     if (span.end < span.begin || span.end - span.begin < need)
         return sw_kerrorf(err, SW_K_EINPUT,

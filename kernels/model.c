@@ -122,16 +122,16 @@ int sw_model_tensor(const sw_model_config *cfg, size_t i, sw_tensor_info *out)
 
 /* Activations of one layer for the current (B, T); shapes with N = B*T. */
 typedef struct layer_acts {
-    float *res;          /* [N,C] input of the layer (residual stream) */
-    float *ln1, *rstd1;  /* [N,C], [N] */
-    float *qkv;          /* [N,3C] */
-    float *qn, *kn;      /* [N,C] rotated, normalised queries and keys */
-    float *rq, *rk;      /* [N*H] their reciprocal RMS */
-    float *att;          /* [B,H,T,T] attention probabilities */
-    float *atty;         /* [N,C] attention output before the projection */
-    float *resmid;       /* [N,C] residual after attention */
-    float *ln2, *rstd2;  /* [N,C], [N] */
-    float *fch, *fca;    /* [N,4C] MLP pre- and post-activation */
+    float *res;         /* [N,C] input of the layer (residual stream) */
+    float *ln1, *rstd1; /* [N,C], [N] */
+    float *qkv;         /* [N,3C] */
+    float *qn, *kn;     /* [N,C] rotated, normalised queries and keys */
+    float *rq, *rk;     /* [N*H] their reciprocal RMS */
+    float *att;         /* [B,H,T,T] attention probabilities */
+    float *atty;        /* [N,C] attention output before the projection */
+    float *resmid;      /* [N,C] residual after attention */
+    float *ln2, *rstd2; /* [N,C], [N] */
+    float *fch, *fca;   /* [N,4C] MLP pre- and post-activation */
 } layer_acts;
 
 struct sw_model {
@@ -141,17 +141,17 @@ struct sw_model {
     float *params, *grads;
     float *rope_cos, *rope_sin; /* [max_seq_len, hd/2] */
 
-    int B, T;               /* shape the activations are sized for (0: none yet) */
-    float *act_mem;         /* one allocation holding everything below */
-    layer_acts *layers;     /* [L] */
-    float *rstd0;           /* [N] reciprocal RMS of the embedding norm */
-    float *res_final;       /* [N,C] output of the last layer */
-    float *lnf, *rstdf;     /* [N,C], [N] */
-    float *logits, *lse;    /* [N,V], [N] */
-    float *d_wide;          /* [N,4C] backward scratch (also dqkv [N,3C]) */
+    int B, T;                         /* shape the activations are sized for (0: none yet) */
+    float *act_mem;                   /* one allocation holding everything below */
+    layer_acts *layers;               /* [L] */
+    float *rstd0;                     /* [N] reciprocal RMS of the embedding norm */
+    float *res_final;                 /* [N,C] output of the last layer */
+    float *lnf, *rstdf;               /* [N,C], [N] */
+    float *logits, *lse;              /* [N,V], [N] */
+    float *d_wide;                    /* [N,4C] backward scratch (also dqkv [N,3C]) */
     float *d_c1, *d_c2, *d_c3, *dres; /* [N,C] backward scratch */
-    int32_t *tokens, *targets;         /* [N] copies kept for backward */
-    int have_targets;       /* forward with targets done, backward allowed */
+    int32_t *tokens, *targets;        /* [N] copies kept for backward */
+    int have_targets;                 /* forward with targets done, backward allowed */
 };
 
 sw_model *sw_model_create(const sw_model_config *cfg, const sw_backend *be, sw_kerror *err)
@@ -271,11 +271,11 @@ static size_t layout_acts(sw_model *m, float *base, int B, int T)
 {
     size_t N = (size_t)B * T, C = (size_t)m->cfg.n_embd, H = (size_t)m->cfg.n_head;
     size_t V = (size_t)m->cfg.vocab_size, L = (size_t)m->cfg.n_layer, used = 0;
-#define TAKE(ptr, count)                                                                       \
-    do {                                                                                       \
-        if (base)                                                                              \
-            (ptr) = base + used;                                                               \
-        used += ((count) + 15) / 16 * 16;                                                      \
+#define TAKE(ptr, count)                                                                           \
+    do {                                                                                           \
+        if (base)                                                                                  \
+            (ptr) = base + used;                                                                   \
+        used += ((count) + 15) / 16 * 16;                                                          \
     } while (0)
     layer_acts dummy;
     for (size_t l = 0; l < L; l++) {
@@ -360,17 +360,16 @@ int sw_model_forward(sw_model *m, const int32_t *inputs, const int32_t *targets,
     const sw_model_config *cfg = &m->cfg;
     if (B < 1 || T < 1 || T > cfg->max_seq_len)
         return sw_kerrorf(err, SW_K_EINPUT,
-                          "model: batch %d x sequence %d invalid (need B >= 1, 1 <= T <= %d)",
-                          B, T, cfg->max_seq_len);
+                          "model: batch %d x sequence %d invalid (need B >= 1, 1 <= T <= %d)", B, T,
+                          cfg->max_seq_len);
     size_t N = (size_t)B * T;
     for (size_t i = 0; i < N; i++) {
         if (inputs[i] < 0 || inputs[i] >= cfg->vocab_size)
-            return sw_kerrorf(err, SW_K_EINPUT, "model: input token %zu is %d, outside [0, %d)",
-                              i, inputs[i], cfg->vocab_size);
+            return sw_kerrorf(err, SW_K_EINPUT, "model: input token %zu is %d, outside [0, %d)", i,
+                              inputs[i], cfg->vocab_size);
         if (targets && (targets[i] < 0 || targets[i] >= cfg->vocab_size))
-            return sw_kerrorf(err, SW_K_EINPUT,
-                              "model: target token %zu is %d, outside [0, %d)", i, targets[i],
-                              cfg->vocab_size);
+            return sw_kerrorf(err, SW_K_EINPUT, "model: target token %zu is %d, outside [0, %d)", i,
+                              targets[i], cfg->vocab_size);
     }
     int rc = ensure_acts(m, B, T, err);
     if (rc != SW_K_OK)
@@ -391,8 +390,8 @@ int sw_model_forward(sw_model *m, const int32_t *inputs, const int32_t *targets,
 
         be->rmsnorm_forward(a->ln1, a->rstd1, a->res, (int)N, C);
         be->matmul_forward(a->qkv, a->ln1, wqkv, (int)N, C, 3 * C, 0);
-        be->rope_qknorm_forward(a->qn, a->kn, a->rq, a->rk, a->qkv, m->rope_cos, m->rope_sin, B,
-                                T, C, H);
+        be->rope_qknorm_forward(a->qn, a->kn, a->rq, a->rk, a->qkv, m->rope_cos, m->rope_sin, B, T,
+                                C, H);
         be->attention_forward(a->atty, a->att, a->qn, a->kn, a->qkv + 2 * C, 3 * C, B, T, C, H);
         memcpy(a->resmid, a->res, N * C * sizeof(float));
         be->matmul_forward(a->resmid, a->atty, wo, (int)N, C, C, 1);
@@ -445,8 +444,8 @@ int sw_model_backward(sw_model *m, sw_kerror *err)
     m->have_targets = 0; /* logits become gradients: a second backward would be wrong */
 
     be->xent_backward(m->logits, m->lse, m->targets, N, V, cfg->softcap, 1.0f / (float)N);
-    be->matmul_backward(m->d_c1, lm_head(m, m->grads), m->logits, m->lnf,
-                        lm_head(m, m->params), N, C, V);
+    be->matmul_backward(m->d_c1, lm_head(m, m->grads), m->logits, m->lnf, lm_head(m, m->params), N,
+                        C, V);
     memset(m->dres, 0, NC * sizeof(float));
     be->rmsnorm_backward(m->dres, m->d_c1, m->lnf, m->rstdf, N, C);
 
@@ -464,8 +463,8 @@ int sw_model_backward(sw_model *m, sw_kerror *err)
 
         /* Attention. */
         be->matmul_backward(m->d_c1, go, m->dres, a->atty, wo, N, C, C);
-        be->attention_backward(m->d_c2, m->d_c3, m->d_wide + 2 * C, 3 * C, m->d_c1, a->att,
-                               a->qn, a->kn, a->qkv + 2 * C, B, T, C, H);
+        be->attention_backward(m->d_c2, m->d_c3, m->d_wide + 2 * C, 3 * C, m->d_c1, a->att, a->qn,
+                               a->kn, a->qkv + 2 * C, B, T, C, H);
         be->rope_qknorm_backward(m->d_wide, m->d_c2, m->d_c3, a->qn, a->kn, a->rq, a->rk,
                                  m->rope_cos, m->rope_sin, B, T, C, H);
         be->matmul_backward(m->d_c1, gqkv, m->d_wide, a->ln1, wqkv, N, C, 3 * C);

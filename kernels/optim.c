@@ -35,8 +35,8 @@ void sw_adamw_step(sw_adamw *opt, float *params, const float *grads, float lr)
     opt->t++;
     float bc1 = 1.0f - powf(opt->cfg.beta1, (float)opt->t);
     float bc2 = 1.0f - powf(opt->cfg.beta2, (float)opt->t);
-    opt->be->adamw_update(params, grads, opt->m, opt->v, opt->n, lr, opt->cfg.beta1,
-                          opt->cfg.beta2, opt->cfg.eps, opt->cfg.weight_decay, bc1, bc2);
+    opt->be->adamw_update(params, grads, opt->m, opt->v, opt->n, lr, opt->cfg.beta1, opt->cfg.beta2,
+                          opt->cfg.eps, opt->cfg.weight_decay, bc1, bc2);
 }
 
 float sw_clip_grad_norm(const sw_backend *be, float *grads, size_t n, float max_norm)

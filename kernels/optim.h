@@ -21,10 +21,10 @@ typedef struct sw_adamw_config {
 typedef struct sw_adamw {
     sw_adamw_config cfg;
     const sw_backend *be;
-    size_t n;   /* number of parameters */
-    float *m;   /* [n] first moment */
-    float *v;   /* [n] second moment */
-    int64_t t;  /* steps taken (bias correction uses t after increment) */
+    size_t n;  /* number of parameters */
+    float *m;  /* [n] first moment */
+    float *v;  /* [n] second moment */
+    int64_t t; /* steps taken (bias correction uses t after increment) */
 } sw_adamw;
 
 /* Allocates zeroed moments for n parameters on backend be (NULL: CPU). SW_K_ERUNTIME when

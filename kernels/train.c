@@ -84,8 +84,7 @@ static int check_options(const sw_train_options *o, sw_kerror *err)
     if (!o->data_path)
         return sw_kerrorf(err, SW_K_EINPUT, "--data: a text file is required");
     if (o->steps < 1)
-        return sw_kerrorf(err, SW_K_EINPUT, "--steps: must be >= 1, got %lld",
-                          (long long)o->steps);
+        return sw_kerrorf(err, SW_K_EINPUT, "--steps: must be >= 1, got %lld", (long long)o->steps);
     if (o->batch < 1)
         return sw_kerrorf(err, SW_K_EINPUT, "--batch: must be >= 1, got %d", o->batch);
     if (o->seq_len < 1 || o->seq_len > o->model.max_seq_len)
@@ -102,8 +101,8 @@ static int check_options(const sw_train_options *o, sw_kerror *err)
     if (!(o->warmdown_frac >= 0.0f && o->warmdown_frac <= 1.0f))
         return sw_kerrorf(err, SW_K_EINPUT, "--warmdown: must be in [0, 1], got %g",
                           (double)o->warmdown_frac);
-    if (o->warmup_steps < 0 || o->eval_every < 0 || o->checkpoint_every < 0 || o->stop_at_step < 0 ||
-        o->eval_batches < 1 || o->print_every < 1)
+    if (o->warmup_steps < 0 || o->eval_every < 0 || o->checkpoint_every < 0 ||
+        o->stop_at_step < 0 || o->eval_batches < 1 || o->print_every < 1)
         return sw_kerrorf(err, SW_K_EINPUT,
                           "--warmup/--eval-every/--checkpoint-every/--stop-at must be >= 0 and "
                           "--eval-batches/--print-every >= 1");
@@ -139,8 +138,7 @@ static int open_checkpoint_dir(const sw_train_options *o, run *r, sw_kerror *err
                           o->checkpoint_dir, strerror(errno));
     struct stat sb;
     if (stat(o->checkpoint_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return sw_kerrorf(err, SW_K_EINPUT, "--checkpoint %s: not a directory",
-                          o->checkpoint_dir);
+        return sw_kerrorf(err, SW_K_EINPUT, "--checkpoint %s: not a directory", o->checkpoint_dir);
     size_t len = strlen(o->checkpoint_dir) + sizeof "/latest.ckpt";
     r->ckpt_path = malloc(len);
     if (!r->ckpt_path)
@@ -229,8 +227,7 @@ int sw_train_run(const sw_train_options *o, sw_train_result *res, sw_kerror *err
         sw_model_zero_grad(r.model);
         if ((rc = sw_model_backward(r.model, err)) != SW_K_OK)
             goto out;
-        float gnorm =
-            sw_clip_grad_norm(NULL, sw_model_grads(r.model), r.opt.n, o->grad_clip);
+        float gnorm = sw_clip_grad_norm(NULL, sw_model_grads(r.model), r.opt.n, o->grad_clip);
         float lr = o->lr * sw_lr_multiplier(&sched, step);
         sw_adamw_step(&r.opt, sw_model_params(r.model), sw_model_grads(r.model), lr);
         double dt = now_s() - t0;
@@ -264,23 +261,21 @@ int sw_train_run(const sw_train_options *o, sw_train_result *res, sw_kerror *err
         if (r.log) {
             fprintf(r.log, "%lld,%llu,%.6f,%.6f,%.6f,%.6e,%.6f,", (long long)st.step,
                     (unsigned long long)st.tokens_seen, (double)loss,
-                    (double)sw_bits_per_byte(loss), exp((double)loss), (double)lr,
-                    (double)gnorm);
+                    (double)sw_bits_per_byte(loss), exp((double)loss), (double)lr, (double)gnorm);
             if (do_eval)
                 fprintf(r.log, "%.6f,%.6f", (double)val_loss, (double)sw_bits_per_byte(val_loss));
             else
                 fputc(',', r.log);
             fprintf(r.log, ",%.1f,%.3f\n", tps, now_s() - t_start);
         }
-        int do_ckpt = r.ckpt_path && (last || (o->checkpoint_every > 0 &&
-                                               st.step % o->checkpoint_every == 0));
-        if (do_ckpt && (rc = sw_checkpoint_save(r.ckpt_path, r.model, &r.opt, &st, err)) !=
-                           SW_K_OK)
+        int do_ckpt = r.ckpt_path &&
+                      (last || (o->checkpoint_every > 0 && st.step % o->checkpoint_every == 0));
+        if (do_ckpt && (rc = sw_checkpoint_save(r.ckpt_path, r.model, &r.opt, &st, err)) != SW_K_OK)
             goto out;
     }
     if (isnan(val_loss)) /* resumed at or past the last step: still report validation */
-        if ((rc = sw_evaluate(r.model, r.text.bytes, val, B, T, o->eval_batches, &val_loss,
-                              err)) != SW_K_OK)
+        if ((rc = sw_evaluate(r.model, r.text.bytes, val, B, T, o->eval_batches, &val_loss, err)) !=
+            SW_K_OK)
             goto out;
     res->steps_done = st.step;
     res->last_loss = loss;

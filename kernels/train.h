@@ -38,13 +38,13 @@ typedef struct sw_train_options {
 } sw_train_options;
 
 typedef struct sw_train_result {
-    int64_t steps_done;     /* optimizer steps completed, including resumed ones */
-    int64_t start_step;     /* 0, or the step a checkpoint resumed from */
-    float last_loss;        /* training loss of the last step (nats) */
-    float val_loss;         /* validation loss at the end (nats) */
-    float val_bpb;          /* validation bits per byte at the end */
-    double tokens_per_s;    /* training throughput of this run (evaluation excluded) */
-    double train_s;         /* seconds spent in training steps */
+    int64_t steps_done;  /* optimizer steps completed, including resumed ones */
+    int64_t start_step;  /* 0, or the step a checkpoint resumed from */
+    float last_loss;     /* training loss of the last step (nats) */
+    float val_loss;      /* validation loss at the end (nats) */
+    float val_bpb;       /* validation bits per byte at the end */
+    double tokens_per_s; /* training throughput of this run (evaluation excluded) */
+    double train_s;      /* seconds spent in training steps */
 } sw_train_result;
 
 /* Defaults for the "small" preset on a text file: B=16, T=128, lr 3e-3 peak, AdamW

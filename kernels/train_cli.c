@@ -50,8 +50,7 @@ static int parse_i64(const char *flag, const char *s, long long lo, long long *o
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (errno || end == s || *end || v < lo) {
-        fprintf(stderr, "spillway train: %s: expected an integer >= %lld, got '%s'\n", flag, lo,
-                s);
+        fprintf(stderr, "spillway train: %s: expected an integer >= %lld, got '%s'\n", flag, lo, s);
         return -1;
     }
     *out = v;
@@ -193,7 +192,6 @@ int sw_train_main(int argc, char **argv)
         return rc == SW_K_EINPUT ? 2 : 1;
     }
     printf("done: %lld steps, val loss %.4f, val bpb %.4f, %.0f tokens/s\n",
-           (long long)res.steps_done, (double)res.val_loss, (double)res.val_bpb,
-           res.tokens_per_s);
+           (long long)res.steps_done, (double)res.val_loss, (double)res.val_bpb, res.tokens_per_s);
     return 0;
 }

@@ -61,7 +61,8 @@ static double ref_loss(const sw_model_config *cfg, const double *p, const int32_
     double *x = calloc((size_t)T * C, sizeof(double)), *n = calloc((size_t)C, sizeof(double));
     double *q = calloc((size_t)T * C, sizeof(double)), *k = calloc((size_t)T * C, sizeof(double));
     double *v = calloc((size_t)T * C, sizeof(double)), *y = calloc((size_t)T * C, sizeof(double));
-    double *qkv = calloc((size_t)3 * C, sizeof(double)), *hbuf = calloc((size_t)4 * C, sizeof(double));
+    double *qkv = calloc((size_t)3 * C, sizeof(double)),
+           *hbuf = calloc((size_t)4 * C, sizeof(double));
     double *o = calloc((size_t)C, sizeof(double)), *lg = calloc((size_t)V, sizeof(double));
     double *sc = calloc((size_t)T, sizeof(double));
     double total = 0;

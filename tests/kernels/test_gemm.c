@@ -38,8 +38,8 @@ static float *check(int ta, int tb, int M, int N, int K, int accumulate)
             }
             /* float accumulation of K products of magnitude <= 1: error ~ K · 6e-8 */
             cr_assert(fabs(C[(size_t)i * N + j] - s) <= 1e-6 * K + 1e-6,
-                      "ta=%d tb=%d %dx%dx%d acc=%d: C[%d,%d] = %.7g, expected %.7g", ta, tb, M,
-                      N, K, accumulate, i, j, (double)C[(size_t)i * N + j], s);
+                      "ta=%d tb=%d %dx%dx%d acc=%d: C[%d,%d] = %.7g, expected %.7g", ta, tb, M, N,
+                      K, accumulate, i, j, (double)C[(size_t)i * N + j], s);
         }
     free(A), free(B), free(C0);
     return C;
@@ -47,8 +47,8 @@ static float *check(int ta, int tb, int M, int N, int K, int accumulate)
 
 static void all_shapes(void)
 {
-    static const int shapes[][3] = {{1, 1, 1}, {6, 16, 8}, {7, 17, 9}, {37, 50, 300},
-                                    {130, 33, 520}, {13, 3100, 40}};
+    static const int shapes[][3] = {{1, 1, 1},     {6, 16, 8},     {7, 17, 9},
+                                    {37, 50, 300}, {130, 33, 520}, {13, 3100, 40}};
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)

@@ -103,10 +103,10 @@ static void check_model(const sw_model_config *cfg)
             pt[j] = pf[ti.offset + j];
         double fd = (fp - fm) / (2 * h);
         cr_assert(close_enough(gu, fd, 1e-4, 1e-6),
-                  "%s %s: directional derivative %.9g, finite difference %.9g", cfg->name,
-                  ti.name, gu, fd);
-        cr_assert(fabs(fd) > 1e-5, "%s %s: gradient vanishes (%.3g), check is vacuous",
-                  cfg->name, ti.name, fd);
+                  "%s %s: directional derivative %.9g, finite difference %.9g", cfg->name, ti.name,
+                  gu, fd);
+        cr_assert(fabs(fd) > 1e-5, "%s %s: gradient vanishes (%.3g), check is vacuous", cfg->name,
+                  ti.name, fd);
         free(u);
 
         /* 2. Single elements: the largest gradient and three random ones. */
@@ -125,8 +125,8 @@ static void check_model(const sw_model_config *cfg)
             pt[j] = pf[ti.offset + j];
             double fde = (f1 - f2) / (2 * h);
             cr_assert(close_enough(gt[j], fde, 1e-3, 2e-6),
-                      "%s %s[%zu]: gradient %.9g, finite difference %.9g", cfg->name, ti.name,
-                      j, (double)gt[j], fde);
+                      "%s %s[%zu]: gradient %.9g, finite difference %.9g", cfg->name, ti.name, j,
+                      (double)gt[j], fde);
         }
     }
     free(pd);

@@ -96,8 +96,8 @@ Test(torch_fixture, logits_loss_gradients_and_adamw_step)
     sw_model *m = model_from(&fx);
     sw_kerror err;
     float loss;
-    cr_assert_eq(sw_model_forward(m, fx.inputs, fx.targets, fx.B, fx.T, &loss, &err), SW_K_OK,
-                 "%s", err.msg);
+    cr_assert_eq(sw_model_forward(m, fx.inputs, fx.targets, fx.B, fx.T, &loss, &err), SW_K_OK, "%s",
+                 err.msg);
 
     const float *z = sw_model_logits(m);
     size_t nz = (size_t)fx.B * fx.T * fx.V;
@@ -141,12 +141,11 @@ Test(torch_fixture, logits_loss_gradients_and_adamw_step)
         cr_assert(e <= 1e-2 * fx.lr, "param %zu: update %.6g, PyTorch %.6g", j, d, d_ref);
         if (fabs(fx.grads[j]) > 1e-5) {
             checked++;
-            cr_assert(e <= 2e-4 * fx.lr, "param %zu: update %.8g, PyTorch %.8g (grad %.3g)", j,
-                      d, d_ref, (double)fx.grads[j]);
+            cr_assert(e <= 2e-4 * fx.lr, "param %zu: update %.8g, PyTorch %.8g (grad %.3g)", j, d,
+                      d_ref, (double)fx.grads[j]);
         }
     }
-    cr_assert(checked > (size_t)fx.n / 2, "only %zu parameters had informative gradients",
-              checked);
+    cr_assert(checked > (size_t)fx.n / 2, "only %zu parameters had informative gradients", checked);
     sw_adamw_free(&opt);
     sw_model_destroy(m);
     free_fixture(&fx);

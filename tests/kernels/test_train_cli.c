@@ -104,17 +104,17 @@ Test(train_cli, short_run_writes_log_and_checkpoint_and_rejects_a_corrupt_one)
     snprintf(log, sizeof log, "%s/loss.csv", dir);
     snprintf(ckdir, sizeof ckdir, "%s/ck", dir);
     snprintf(ckpt, sizeof ckpt, "%s/latest.ckpt", ckdir);
-    const char *args[] = {"--preset", "tiny",  "--data", DATA, "--steps", "4",         "--batch",
-                          "2",        "--seq", "16",     "--log", log,   "--checkpoint", ckdir,
-                          "--print-every", "1", "--eval-batches", "2"};
+    const char *args[] = {"--preset",     "tiny", "--data",        DATA, "--steps",        "4",
+                          "--batch",      "2",    "--seq",         "16", "--log",          log,
+                          "--checkpoint", ckdir,  "--print-every", "1",  "--eval-batches", "2"};
     int argc = (int)(sizeof args / sizeof args[0]);
     cr_assert_eq(run(argc, args), 0, "stderr: %s", slurp(err_path));
     const char *out = slurp(out_path);
     cr_assert(strstr(out, "step      4/4") && strstr(out, "bpb") && strstr(out, "tok/s"),
               "progress: %s", out);
     const char *csv = slurp(log);
-    cr_assert(!strncmp(csv, "step,tokens,loss,bpb,ppl,lr,grad_norm,val_loss,val_bpb", 54),
-              "%s", csv);
+    cr_assert(!strncmp(csv, "step,tokens,loss,bpb,ppl,lr,grad_norm,val_loss,val_bpb", 54), "%s",
+              csv);
     int lines = 0;
     for (const char *c = csv; *c; c++)
         lines += *c == '\n';
