@@ -32,6 +32,7 @@
 
 #include "core/convergence.h"
 #include "core/engine.h"
+#include "core/engine_report.h"
 #include "core/ledger.h"
 #include "sim/platform.h"
 #include "sim/sgutil.h"
@@ -281,12 +282,6 @@ static void site_command(site_rt *s, site_cmd c)
 
 /* ---- the coordinator: engine actions ---- */
 
-static const sw_report_state report_state_of[] = {
-    [SW_SITE_OFF] = SW_REPORT_STATE_OFF,           [SW_SITE_PROVISIONING] = SW_REPORT_STATE_PROVISIONING,
-    [SW_SITE_READY] = SW_REPORT_STATE_READY,       [SW_SITE_TRAINING] = SW_REPORT_STATE_TRAINING,
-    [SW_SITE_DRAINING] = SW_REPORT_STATE_DRAINING, [SW_SITE_FAILED] = SW_REPORT_STATE_FAILED,
-};
-
 static void event_row(sim_run *r, sw_report_event_kind kind, int site, int64_t round,
                       double value, const char *detail)
 {
@@ -306,46 +301,18 @@ static void write_records(sim_run *r)
     size_t n = sw_engine_record_count(r->engine);
     for (; r->records_seen < n; r->records_seen++) {
         const sw_engine_record *rec = sw_engine_record_at(r->engine, r->records_seen);
-        sw_report_event_kind k;
-        switch (rec->kind) {
-        case SW_REC_POLICY:
-            k = rec->value < r->sc->policy.threshold_g_per_kwh ? SW_REPORT_EV_SIGNAL_BELOW
-                                                                : SW_REPORT_EV_SIGNAL_ABOVE;
-            break;
-        case SW_REC_ROUND_START:
-            k = SW_REPORT_EV_ROUND_START;
-            break;
-        case SW_REC_ROUND_END:
-            k = SW_REPORT_EV_ROUND_END;
-            break;
-        case SW_REC_WORK:
-            k = SW_REPORT_EV_WORK_REPORTED;
-            break;
-        case SW_REC_AGGREGATE:
-            k = SW_REPORT_EV_AGGREGATE;
-            break;
-        case SW_REC_FINISH:
-            k = SW_REPORT_EV_DONE;
-            break;
-        default:
-            k = SW_REPORT_EV_NOTE;
-            break;
-        }
         if (rec->kind == SW_REC_STATE)
             continue; /* state changes go to the states tables below */
-        sw_report_event_row row = {.t_s = rec->t_s,
-                                   .kind = k,
-                                   .site = rec->site,
-                                   .round = rec->round,
-                                   .value = rec->value};
-        memcpy(row.detail, rec->detail, sizeof row.detail - 1); /* truncated to the column */
+        sw_report_event_row row =
+            sw_engine_record_event_row(rec, r->sc->policy.threshold_g_per_kwh);
         sw_report_event(r->rep, &row);
     }
     for (size_t i = 0; i < r->n_sites; i++) {
         sw_site_state st = sw_engine_site_state(r->engine, i);
         if (st != r->last_state[i]) {
             r->last_state[i] = st;
-            sw_report_site_state(r->rep, (int)i, sw_engine_now(r->engine), report_state_of[st]);
+            sw_report_site_state(r->rep, (int)i, sw_engine_now(r->engine),
+                                 sw_engine_report_state(st));
         }
     }
 }

@@ -1,0 +1,60 @@
+/* engine_report.c - engine records and states as report rows (see engine_report.h). */
+#include "core/engine_report.h"
+
+#include <string.h>
+
+sw_report_event_kind sw_engine_record_event_kind(const sw_engine_record *rec,
+                                                 double threshold_g_per_kwh)
+{
+    switch (rec->kind) {
+    case SW_REC_POLICY:
+        return rec->value < threshold_g_per_kwh ? SW_REPORT_EV_SIGNAL_BELOW
+                                                : SW_REPORT_EV_SIGNAL_ABOVE;
+    case SW_REC_ROUND_START:
+        return SW_REPORT_EV_ROUND_START;
+    case SW_REC_ROUND_END:
+        return SW_REPORT_EV_ROUND_END;
+    case SW_REC_WORK:
+        return SW_REPORT_EV_WORK_REPORTED;
+    case SW_REC_AGGREGATE:
+        return SW_REPORT_EV_AGGREGATE;
+    case SW_REC_FINISH:
+        return SW_REPORT_EV_DONE;
+    default:
+        return SW_REPORT_EV_NOTE;
+    }
+}
+
+sw_report_event_row sw_engine_record_event_row(const sw_engine_record *rec,
+                                               double threshold_g_per_kwh)
+{
+    sw_report_event_row row = {.t_s = rec->t_s,
+                               .kind = sw_engine_record_event_kind(rec, threshold_g_per_kwh),
+                               .site = rec->site,
+                               .round = rec->round,
+                               .value = rec->value};
+    /* Both are NUL-terminated; the column keeps its first SW_REPORT_DETAIL_MAX - 1 bytes. */
+    size_t n = strnlen(rec->detail, sizeof rec->detail);
+    if (n > sizeof row.detail - 1)
+        n = sizeof row.detail - 1;
+    memcpy(row.detail, rec->detail, n);
+    return row;
+}
+
+sw_report_state sw_engine_report_state(sw_site_state s)
+{
+    switch (s) {
+    case SW_SITE_PROVISIONING:
+        return SW_REPORT_STATE_PROVISIONING;
+    case SW_SITE_READY:
+        return SW_REPORT_STATE_READY;
+    case SW_SITE_TRAINING:
+        return SW_REPORT_STATE_TRAINING;
+    case SW_SITE_DRAINING:
+        return SW_REPORT_STATE_DRAINING;
+    case SW_SITE_FAILED:
+        return SW_REPORT_STATE_FAILED;
+    default:
+        return SW_REPORT_STATE_OFF;
+    }
+}

@@ -1,0 +1,22 @@
+/* engine_report.h - how engine records and site states are written to the report: the one
+ * mapping both drivers (sim/, exec/) use, so their /events and /sites/<s>/states agree. */
+#ifndef SW_ENGINE_REPORT_H
+#define SW_ENGINE_REPORT_H
+
+#include "core/engine.h"
+#include "core/report.h"
+
+/* The /events kind of an engine record. Policy records become signal_below or signal_above
+ * by comparing their value (the signal, gCO2/kWh) with threshold_g_per_kwh; records with no
+ * report counterpart become `note`. */
+sw_report_event_kind sw_engine_record_event_kind(const sw_engine_record *rec,
+                                                 double threshold_g_per_kwh);
+
+/* The /events row of an engine record (detail truncated to the column). */
+sw_report_event_row sw_engine_record_event_row(const sw_engine_record *rec,
+                                               double threshold_g_per_kwh);
+
+/* The /sites/<s>/states value of an engine site state. */
+sw_report_state sw_engine_report_state(sw_site_state s);
+
+#endif
