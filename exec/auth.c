@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,6 +13,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
+
+/* snprintf for paths and messages whose truncation is harmless or checked by the caller
+ * (vsnprintf keeps -Wformat-truncation quiet on folder names of unknown length). */
+static void pathf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void pathf(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+}
 
 static int write_file(const char *path, const char *text, mode_t mode, sw_error *err)
 {
@@ -33,12 +45,12 @@ int sw_keys_generate(const char *dir, const char *name, sw_keypair *out, sw_erro
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return sw_errorf(err, SW_ERUNTIME, "%s: cannot create folder: %s", dir, strerror(errno));
     char path[4096], text[256];
-    snprintf(path, sizeof path, "%s/%s.key", dir, name);
-    snprintf(text, sizeof text, "public = %s\nsecret = %s\n", kp.pub, kp.sec);
+    pathf(path, sizeof path, "%s/%s.key", dir, name);
+    pathf(text, sizeof text, "public = %s\nsecret = %s\n", kp.pub, kp.sec);
     int rc = write_file(path, text, 0600, err);
     if (rc == SW_OK) {
-        snprintf(path, sizeof path, "%s/%s.pub", dir, name);
-        snprintf(text, sizeof text, "%s\n", kp.pub);
+        pathf(path, sizeof path, "%s/%s.pub", dir, name);
+        pathf(text, sizeof text, "%s\n", kp.pub);
         rc = write_file(path, text, 0644, err);
     }
     if (rc == SW_OK && out)
@@ -128,7 +140,7 @@ int sw_keys_load_pub(const char *path, char pub[SW_KEY_Z85], sw_error *err)
 int sw_keys_load_authorized(const char *dir, char (**keys)[SW_KEY_Z85], size_t *n, sw_error *err)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/authorized", dir);
+    pathf(path, sizeof path, "%s/authorized", dir);
     DIR *d = opendir(path);
     if (!d)
         return sw_errorf(err, SW_EINPUT, "%s: cannot open the allow list folder: %s", path,
@@ -152,7 +164,7 @@ int sw_keys_load_authorized(const char *dir, char (**keys)[SW_KEY_Z85], size_t *
             *keys = p;
         }
         char file[4400];
-        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        pathf(file, sizeof file, "%s/%s", path, e->d_name);
         rc = sw_keys_load_pub(file, (*keys)[*n], err);
         if (rc == SW_OK)
             (*n)++;

@@ -35,7 +35,7 @@ int sw_keys_generate(const char *dir, const char *name, sw_keypair *out, sw_erro
 int sw_keys_load_pair(const char *path, sw_keypair *out, sw_error *err);
 int sw_keys_load_pub(const char *path, char pub[SW_KEY_Z85], sw_error *err);
 
-/* Every DIR/authorized/*.pub, malloc'd array in *keys (caller frees), count in *n. A missing
+/* Every DIR/authorized/NAME.pub, malloc'd array in *keys (caller frees), count in *n. A missing
  * folder is SW_EINPUT naming it. */
 int sw_keys_load_authorized(const char *dir, char (**keys)[SW_KEY_Z85], size_t *n, sw_error *err);
 

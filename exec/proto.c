@@ -60,6 +60,14 @@ static void get(rcur *r, void *v, size_t n)
 }
 #define GET(r, x) get((r), &(x), sizeof(x))
 
+/* Copies a C string into a zero-filled fixed field, truncated to leave its NUL. */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static size_t finish(const wcur *w)
 {
     return w->ok ? w->n : 0;
@@ -195,7 +203,7 @@ size_t sw_msg_put_join(void *buf, size_t cap, const sw_msg_join *m)
 {
     wcur w = {buf, 0, cap, true};
     char site[SW_PROTO_NAME_MAX] = {0};
-    strncpy(site, m->site, sizeof site - 1);
+    copy_text(site, sizeof site, m->site);
     put(&w, site, sizeof site);
     PUT(&w, m->pid);
     PUT(&w, m->n_params);
@@ -232,8 +240,8 @@ size_t sw_msg_put_welcome(void *buf, size_t cap, const sw_msg_welcome *m)
     PUT(&w, m->seed);
     PUT(&w, m->lr);
     char preset[32] = {0}, data[SW_PROTO_TEXT_MAX] = {0};
-    strncpy(preset, m->preset, sizeof preset - 1);
-    strncpy(data, m->data_path, sizeof data - 1);
+    copy_text(preset, sizeof preset, m->preset);
+    copy_text(data, sizeof data, m->data_path);
     put(&w, preset, sizeof preset);
     put(&w, data, sizeof data);
     return finish(&w);
@@ -275,7 +283,7 @@ size_t sw_msg_put_text(void *buf, size_t cap, const sw_msg_text *m)
 {
     wcur w = {buf, 0, cap, true};
     char t[SW_PROTO_TEXT_MAX] = {0};
-    strncpy(t, m->text, sizeof t - 1);
+    copy_text(t, sizeof t, m->text);
     put(&w, t, sizeof t);
     return finish(&w);
 }

@@ -1,0 +1,64 @@
+/* provision.h - how a site comes up and goes away: the provisioners of the coordinator.
+ *
+ *   local    the site is a local process: `<agent_exe> agent --coordinator ADDR --site NAME
+ *            [--keys DIR]`, started on provision; released by a RELEASE message (it exits),
+ *            then SIGTERM and SIGKILL if it lingers.
+ *   command  user shell commands (Slurm, Kubernetes, a cloud CLI) provision and release the
+ *            site; they run under `sh -c` with SW_SITE, SW_COORDINATOR and SW_KEYS in the
+ *            environment, a time limit, and their output appended to RUN_DIR/<site>.cmd.log.
+ *            The command must arrange for an agent to join (e.g. `sbatch` a job running
+ *            `spillway agent`); a provision command that fails or times out fails the site.
+ *   static   agents run all the time and join by themselves; provisioning and releasing only
+ *            gate their membership (a released agent stays connected, idle).
+ *
+ * The provisioner never decides when: the engine does (PROVISION_SITE, RELEASE_SITE).
+ */
+#ifndef SW_EXEC_PROVISION_H
+#define SW_EXEC_PROVISION_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "core/error.h"
+#include "core/scenario.h"
+
+typedef struct sw_provisioner {
+    sw_provisioner_kind kind;
+    const char *agent_exe;     /* local: the spillway binary (NULL: /proc/self/exe) */
+    const char *coordinator;   /* address agents connect to */
+    const char *keys_root;     /* local: per-site key folders RUN/keys/site-<name>; NULL: none */
+    const char *provision_cmd; /* command: shell command to provision a site */
+    const char *release_cmd;   /* command: shell command to release a site (may be NULL) */
+    double cmd_timeout_s;      /* command: time limit of each command, wall s */
+    const char *run_dir;       /* logs of agents and commands */
+    FILE *log;
+} sw_provisioner;
+
+/* What a provisioner holds for one site. */
+typedef struct sw_prov_site {
+    pid_t agent_pid;    /* local: the agent process, 0 if none */
+    pid_t cmd_pid;      /* command: the running command, 0 if none */
+    bool cmd_is_release;
+    double cmd_deadline; /* monotonic s */
+    double term_at;      /* local: when to SIGTERM a released agent that has not exited */
+} sw_prov_site;
+
+/* Starts provisioning `site`. SW_ERUNTIME if the process or command cannot be started. */
+int sw_prov_up(const sw_provisioner *p, const char *site, sw_prov_site *ps, double now_mono,
+               sw_error *err);
+
+/* Releases `site` (after the RELEASE message went out). `failed`: the site is lost, so a
+ * local agent is killed at once. */
+int sw_prov_down(const sw_provisioner *p, const char *site, sw_prov_site *ps, bool failed,
+                 double now_mono, sw_error *err);
+
+/* Reaps finished processes and enforces time limits. Returns true in *failed when a provision
+ * command failed or timed out, or a local agent died while the site was up (*why explains). */
+void sw_prov_poll(const sw_provisioner *p, const char *site, sw_prov_site *ps, double now_mono,
+                  bool *failed, char *why, size_t why_cap);
+
+/* Kills and reaps whatever the site still runs (end of the run). */
+void sw_prov_cleanup(sw_prov_site *ps);
+
+#endif
