@@ -282,8 +282,14 @@ static bool sites_progress(sw_engine *e)
         site_rt *s = &e->sites[i];
         if (!e->finishing && sw_policy_wants(s->policy))
             continue;
+        /* Most sites are off most of the time: format the reason only for those that change
+         * (this loop runs at every step, 100 sites x every poll in a year-long run). */
+        sw_site_state st = s->life.state;
+        if (st != SW_SITE_PROVISIONING && st != SW_SITE_READY && st != SW_SITE_TRAINING &&
+            st != SW_SITE_FAILED)
+            continue;
         snprintf(why, sizeof why, "%s", e->finishing ? e->finish_why : s->why);
-        switch (s->life.state) {
+        switch (st) {
         case SW_SITE_PROVISIONING:
             release(e, i, SW_SITE_OFF, why);
             changed = true;
