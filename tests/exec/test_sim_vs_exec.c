@@ -1,0 +1,127 @@
+/* test_sim_vs_exec.c - `spillway sim` and exec on the same scenario take the same engine
+ * decisions: the same sites provisioned and released in the same order at the same trace times
+ * (releases within the drain's latency), and the same sequence of round memberships. Rounds
+ * are wall-clock based, so training speed does not enter; exec's transfers add a few trace
+ * seconds per round, which can shift how many rounds fit between two decisions, so runs of
+ * equal membership are compared, not round counts. */
+#include "exec_main.c.inc"
+
+static const char *scenario_fmt =
+    "name: cmp\n"
+    "trace: {file: %s/traces/mci_2026-01-11.csv, start: 2026-01-11T21:00:00Z, "
+    "end: 2026-01-12T00:30:00Z}\n"
+    "policy: {kind: threshold, threshold_g_per_kwh: 100, deprovision_after_s: 600, poll_s: 10}\n"
+    "rounds: {min_duration_s: 600, startup_s: 0, return_s: 0, aggregate_s: 0}\n"
+    "model: {params: 1.0e6, tokens: 1.0e15, log_interval_s: 60}\n"
+    "network: {wan_gbps: 100, wan_latency_ms: 1}\n"
+    "exec: {time_compression: 600, preset: tiny, batch: 2, seq: 32, threads: 1}\n"
+    "sites:\n"
+    "  - {name: ca, region: CAISO_NORTH, provision_s: 240, drain_s: 0}\n"
+    "  - {name: sa, region: NEM_SA, provision_s: 240, drain_s: 0}\n";
+
+typedef struct decision {
+    int site;
+    bool provision; /* else release */
+    double t_s;
+} decision;
+
+/* Provisions and releases from the states tables, in time order. */
+static size_t decisions(const sw_report_data *d, decision *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < d->n_sites; s++) {
+        sw_report_state prev = SW_REPORT_STATE_OFF;
+        for (size_t i = 0; i < d->sites[s].n_states; i++) {
+            sw_report_state st = d->sites[s].states[i].state;
+            double t = d->sites[s].states[i].t_s;
+            if (st == SW_REPORT_STATE_PROVISIONING && prev != st && n < cap)
+                out[n++] = (decision){(int)s, true, t};
+            if (st == SW_REPORT_STATE_OFF && prev != SW_REPORT_STATE_OFF && n < cap)
+                out[n++] = (decision){(int)s, false, t};
+            prev = st;
+        }
+    }
+    for (size_t i = 1; i < n; i++) /* by time */
+        for (size_t j = i; j > 0 && out[j].t_s < out[j - 1].t_s; j--) {
+            decision x = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = x;
+        }
+    return n;
+}
+
+/* Membership masks of the rounds that trained, consecutive repeats collapsed. */
+static size_t memberships(const sw_report_data *d, uint64_t *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_rounds; i++) {
+        if (d->rounds[i].n_sites == 0)
+            continue;
+        uint64_t m = d->rounds[i].sites[0];
+        if ((n == 0 || out[n - 1] != m) && n < cap)
+            out[n++] = m;
+    }
+    return n;
+}
+
+Test(sim_vs_exec, same_engine_decisions, .timeout = 180)
+{
+    const char *bin = getenv("SW_SPILLWAY");
+    struct stat st;
+    if (!bin || stat(bin, &st) != 0)
+        cr_skip_test("the spillway binary is not built");
+    char dir[512], path[600], simout[600], out[600], logp[600];
+    test_dir(dir, sizeof dir, "cmp");
+    snprintf(path, sizeof path, "%s/cmp.yaml", dir);
+    snprintf(simout, sizeof simout, "%s/sim.h5", dir);
+    snprintf(logp, sizeof logp, "%s/coord.log", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, scenario_fmt, SW_SOURCE_DIR);
+    fclose(f);
+
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "'%s' sim '%s' -o '%s' --quiet > '%s/sim.log' 2>&1", bin, path,
+             simout, dir);
+    cr_assert_eq(system(cmd), 0, "spillway sim failed (see %s/sim.log)", dir);
+
+    sw_scenario sc;
+    sw_error err;
+    cr_assert_eq(sw_scenario_load(path, NULL, 0, &sc, &err), SW_OK, "%s", err.msg);
+    FILE *log = fopen(logp, "w");
+    sw_coord_options o;
+    coord_opts(&o, &sc, dir, out, sizeof out, log);
+    sw_coord_result res;
+    int rc = sw_coord_run(&o, &res, &err);
+    fclose(log);
+    cr_assert_eq(rc, SW_OK, "%s", err.msg);
+
+    sw_report_data *ds, *de;
+    cr_assert_eq(sw_report_open(simout, &ds, &err), SW_OK, "%s", err.msg);
+    cr_assert_eq(sw_report_open(out, &de, &err), SW_OK, "%s", err.msg);
+    cr_assert_eq(ds->mode, SW_REPORT_SIM);
+    cr_assert_eq(de->mode, SW_REPORT_EXEC);
+
+    decision a[64], b[64];
+    size_t na = decisions(ds, a, 64), nb = decisions(de, b, 64);
+    cr_assert_geq(na, 3, "the scenario should provision and release");
+    cr_assert_eq(na, nb, "sim made %zu provision/release decisions, exec %zu", na, nb);
+    for (size_t i = 0; i < na; i++) {
+        cr_assert_eq(a[i].site, b[i].site, "decision %zu: site", i);
+        cr_assert_eq(a[i].provision, b[i].provision, "decision %zu: kind", i);
+        /* provisions are policy decisions at identical trace times; a release waits for
+         * the site's work, which exec moves for real */
+        double tol = a[i].provision ? 1.0 : 120.0;
+        cr_assert(fabs(a[i].t_s - b[i].t_s) <= tol, "decision %zu (%s %d): sim %.1f s, exec %.1f s",
+                  i, a[i].provision ? "provision" : "release", a[i].site, a[i].t_s, b[i].t_s);
+    }
+    uint64_t ma[256], mb[256];
+    size_t nma = memberships(ds, ma, 256), nmb = memberships(de, mb, 256);
+    cr_assert_geq(nma, 2);
+    cr_assert_eq(nma, nmb, "sim has %zu membership runs, exec %zu", nma, nmb);
+    for (size_t i = 0; i < nma; i++)
+        cr_assert_eq(ma[i], mb[i], "membership run %zu: sim %llx, exec %llx", i,
+                     (unsigned long long)ma[i], (unsigned long long)mb[i]);
+    sw_report_data_free(ds);
+    sw_report_data_free(de);
+    sw_scenario_free(&sc);
+}
