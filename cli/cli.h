@@ -15,5 +15,9 @@ int sw_cmd_windows(int argc, char **argv);
 int sw_cmd_sim(int argc, char **argv);
 int sw_cmd_summary(int argc, char **argv);
 int sw_cmd_calibrate(int argc, char **argv);
+int sw_cmd_exec(int argc, char **argv);
+int sw_cmd_coordinator(int argc, char **argv);
+int sw_cmd_agent(int argc, char **argv);
+int sw_cmd_keygen(int argc, char **argv);
 
 #endif

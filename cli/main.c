@@ -6,7 +6,11 @@
 #include "kernels/train_cli.h"
 
 static const sw_command commands[] = {
+    {"agent", "run a site agent that joins a coordinator", sw_cmd_agent},
     {"calibrate", "fit the convergence model to loss logs", sw_cmd_calibrate},
+    {"coordinator", "run the coordinator of a real deployment", sw_cmd_coordinator},
+    {"exec", "run a scenario for real: coordinator and local site agents", sw_cmd_exec},
+    {"keygen", "write a CURVE key pair for coordinator or agent", sw_cmd_keygen},
     {"sim", "simulate a scenario on SimGrid and write an HDF5 report", sw_cmd_sim},
     {"summary", "print the figures of reports side by side", sw_cmd_summary},
     {"train", "train a model on one site (CPU), with checkpoints", sw_train_main},
