@@ -1586,9 +1586,19 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
         sw_ledger_query(c->ledger, SW_LEDGER_ALL_SITES, st, &t, &e2);
         by_state_kwh[st] = t.energy_kwh;
     }
-    sw_report_extra extras[3] = {{"time_compression", c->compression, "1"},
+    double wall[3] = {0, 0, 0}; /* training, synchronizing (and draining), idle: wall s */
+    for (size_t i = 0; i < c->n_sites; i++) {
+        const csite *s = &c->sites[i];
+        wall[0] += s->wall_by_phase[PH_TRAINING];
+        wall[1] += s->wall_by_phase[PH_SYNCING] + s->wall_by_phase[PH_DRAINING];
+        wall[2] += s->wall_by_phase[PH_IDLE] + s->wall_by_phase[PH_PROVISIONING];
+    }
+    sw_report_extra extras[6] = {{"time_compression", c->compression, "1"},
                                  {"power_measured", 0, "1"},
-                                 {"rejected_messages", (double)c->rejected, "1"}};
+                                 {"rejected_messages", (double)c->rejected, "1"},
+                                 {"train_wall_s", wall[0], "s"},
+                                 {"sync_wall_s", wall[1], "s"},
+                                 {"idle_wall_s", wall[2], "s"}};
     sw_report_summary sum = {
         .runtime_h = now / 3600.0,
         .gpu_hours = tot.gpu_hours,
@@ -1607,10 +1617,9 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
         .rounds = c->rounds_done,
         .sync_bytes = c->sync_bytes_total,
         .extras = extras,
-        .n_extras = 3,
+        .n_extras = 6,
     };
     sw_report_set_summary(c->rep, &sum);
-    double train_w = 0, sync_w = 0, idle_w = 0;
     for (size_t i = 0; i < c->n_sites; i++) {
         csite *s = &c->sites[i];
         sw_ledger_totals st;
@@ -1623,9 +1632,6 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
                                      .carbon_kg = st.carbon_kg,
                                      .tokens = s->tokens_total};
         sw_report_set_site_summary(c->rep, (int)i, &ss);
-        train_w += s->wall_by_phase[PH_TRAINING];
-        sync_w += s->wall_by_phase[PH_SYNCING] + s->wall_by_phase[PH_DRAINING];
-        idle_w += s->wall_by_phase[PH_IDLE] + s->wall_by_phase[PH_PROVISIONING];
     }
     if (res) {
         res->runtime_h = sum.runtime_h;
@@ -1638,9 +1644,9 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
         res->rejected_clients = sw_zap_rejected(c->zap);
         res->failures = c->failures;
         res->resumed = c->resumed;
-        res->train_wall_s = train_w;
-        res->sync_wall_s = sync_w;
-        res->idle_wall_s = idle_w;
+        res->train_wall_s = wall[0];
+        res->sync_wall_s = wall[1];
+        res->idle_wall_s = wall[2];
     }
     if (c->jr.status != SW_OK)
         return sw_errorf(err, c->jr.status, "%s", c->jr.err.msg);
