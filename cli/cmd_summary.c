@@ -57,7 +57,7 @@ static double g_best(const sw_report_data *d)
 }
 static double g_tokens(const sw_report_data *d)
 {
-    return (double)d->summary.tokens / 1e9;
+    return (double)d->summary.tokens;
 }
 static double g_rounds(const sw_report_data *d)
 {
@@ -68,7 +68,7 @@ static const row rows[] = {
     {"runtime (h)", "%.2f", g_runtime},   {"GPU-hours", "%.1f", g_gpuh},
     {"energy (kWh)", "%.1f", g_energy},   {"energy in curtailment windows (%)", "%.1f", g_curt},
     {"carbon (kgCO2)", "%.2f", g_carbon}, {"final perplexity", "%.2f", g_final},
-    {"best perplexity", "%.2f", g_best},  {"tokens (billions)", "%.3f", g_tokens},
+    {"best perplexity", "%.2f", g_best},  {"tokens", "%.4g", g_tokens},
     {"rounds", "%.0f", g_rounds},
 };
 
