@@ -516,6 +516,9 @@ static int setup_socket(agent *a, sw_error *err)
     zmq_setsockopt(a->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(a->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(a->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    int sockbuf = 4 << 20; /* room for a few model chunks in flight (bench/RESULTS.md) */
+    zmq_setsockopt(a->sock, ZMQ_SNDBUF, &sockbuf, sizeof sockbuf);
+    zmq_setsockopt(a->sock, ZMQ_RCVBUF, &sockbuf, sizeof sockbuf);
     if (a->o->keys_dir) {
         char path[4096];
         sw_keypair kp;

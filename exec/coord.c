@@ -1267,6 +1267,9 @@ static int setup_socket(coord *c, const char *keys_dir, sw_error *err)
     zmq_setsockopt(c->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    int sockbuf = 4 << 20; /* room for a few model chunks in flight (bench/RESULTS.md) */
+    zmq_setsockopt(c->router, ZMQ_SNDBUF, &sockbuf, sizeof sockbuf);
+    zmq_setsockopt(c->router, ZMQ_RCVBUF, &sockbuf, sizeof sockbuf);
     zmq_setsockopt(c->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     const char *ep = c->o->listen ? c->o->listen : "tcp://127.0.0.1:*";
     if (zmq_bind(c->router, ep) != 0)
