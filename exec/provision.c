@@ -97,6 +97,7 @@ static pid_t spawn_cmd(const sw_provisioner *p, const char *site, const char *cm
 int sw_prov_up(const sw_provisioner *p, const char *site, sw_prov_site *ps, double now_mono,
                sw_error *err)
 {
+    ps->down = false;
     switch (p->kind) {
     case SW_PROVISIONER_LOCAL: {
         if (ps->agent_pid > 0) { /* a previous agent still exiting: make sure it is gone */
@@ -136,6 +137,12 @@ int sw_prov_up(const sw_provisioner *p, const char *site, sw_prov_site *ps, doub
 int sw_prov_down(const sw_provisioner *p, const char *site, sw_prov_site *ps, bool failed,
                  double now_mono, sw_error *err)
 {
+    if (ps->down) {
+        if (failed && p->kind == SW_PROVISIONER_LOCAL && ps->agent_pid > 0)
+            kill(ps->agent_pid, SIGKILL);
+        return SW_OK;
+    }
+    ps->down = true;
     switch (p->kind) {
     case SW_PROVISIONER_LOCAL:
         if (ps->agent_pid > 0) {

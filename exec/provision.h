@@ -42,6 +42,7 @@ typedef struct sw_prov_site {
     bool cmd_is_release;
     double cmd_deadline; /* monotonic s */
     double term_at;      /* local: when to SIGTERM a released agent that has not exited */
+    bool down;           /* released (or failed) since the last provisioning */
 } sw_prov_site;
 
 /* Starts provisioning `site`. SW_ERUNTIME if the process or command cannot be started. */
@@ -49,12 +50,14 @@ int sw_prov_up(const sw_provisioner *p, const char *site, sw_prov_site *ps, doub
                sw_error *err);
 
 /* Releases `site` (after the RELEASE message went out). `failed`: the site is lost, so a
- * local agent is killed at once. */
+ * local agent is killed at once. A second call before the next sw_prov_up does nothing (a
+ * failed site is released by the engine too). */
 int sw_prov_down(const sw_provisioner *p, const char *site, sw_prov_site *ps, bool failed,
                  double now_mono, sw_error *err);
 
 /* Reaps finished processes and enforces time limits. Returns true in *failed when a provision
- * command failed or timed out, or a local agent died while the site was up (*why explains). */
+ * command failed or timed out (*why explains). A local agent that dies is noticed by its
+ * silence (heartbeat timeout), as a remote one would be. */
 void sw_prov_poll(const sw_provisioner *p, const char *site, sw_prov_site *ps, double now_mono,
                   bool *failed, char *why, size_t why_cap);
 
