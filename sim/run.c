@@ -387,8 +387,14 @@ static void apply(sim_run *r, const sw_action *a)
     }
     case SW_ACT_RELEASE_SITE: {
         site_rt *s = &r->sites[a->site];
-        site_command(s, CMD_RELEASE);
-        sg_actor_join(s->actor, -1);
+        if (s->ph == PH_PROVISIONING) {
+            /* Released before it was ready (the run ended): it must not report ready later. */
+            sg_actor_kill(s->actor);
+            s->alive = false;
+        } else {
+            site_command(s, CMD_RELEASE);
+            sg_actor_join(s->actor, -1);
+        }
         set_phase(s, PH_OFF);
         sg_host_turn_off(s->host);
         event_row(r, SW_REPORT_EV_RELEASE, a->site, -1, NAN, "released");

@@ -281,3 +281,26 @@ Test(sim, always_on_until_the_trace_ends, .init = make_tmpdir, .fini = rm_tmpdir
     sw_report_data_free(d);
     sw_scenario_free(&sc);
 }
+
+Test(sim, released_while_provisioning, .init = make_tmpdir, .fini = rm_tmpdir)
+{
+    /* The run ends (horizon 300 s - 61 s wind-down = 239 s) before the site's 240 s of
+     * provisioning are over: it is released while provisioning and must not report ready. */
+    char trace[300], yaml[2048];
+    write_small_trace(trace, sizeof trace);
+    snprintf(yaml, sizeof yaml, small_yaml, trace, "");
+    char *p = strstr(yaml, "trace: { file: ");
+    cr_assert_not_null(p);
+    char with_end[2300];
+    snprintf(with_end, sizeof with_end, "%.*strace: { end: 2026-01-01T00:05:00Z, file: %s",
+             (int)(p - yaml), yaml, p + strlen("trace: { file: "));
+    sw_scenario sc;
+    sw_report_data *d = run_scenario(NULL, with_end, &sc);
+    cr_assert_eq(d->n_rounds, 0);
+    cr_assert_eq(d->summary.tokens, 0);
+    const sw_report_site_data *a = &d->sites[0];
+    cr_assert_eq(a->states[a->n_states - 1].state, SW_REPORT_STATE_OFF);
+    cr_assert_float_eq(d->summary.energy_kwh, 239 * 500 / 3.6e6, 1e-9);
+    sw_report_data_free(d);
+    sw_scenario_free(&sc);
+}
