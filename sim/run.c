@@ -70,8 +70,8 @@ typedef struct site_rt {
     site_cmd cmd;
     int64_t round;
     double deadline_s;
-    bool stop;       /* leave the round now (END_ROUND or STOP_SITE) */
-    bool releasing;  /* the stop is a STOP_SITE: drain, then release */
+    bool stop;      /* leave the round now (END_ROUND or STOP_SITE) */
+    bool releasing; /* the stop is a STOP_SITE: drain, then release */
     bool alive;
 
     uint64_t round_tokens;
@@ -113,8 +113,13 @@ typedef struct sim_run {
     double last_progress_s;
     double finished_s; /* simulated time at which the run ended */
     double last_flush_wall_s;
-    sg_actor_t alarm; /* the pending alarm actor, if any */
-    double alarm_s;
+    sg_actor_t alarm;     /* the reusable alarm actor (created on first use) */
+    sg_cond_t alarm_cond; /* arms it */
+    double alarm_s;       /* the time it is armed with */
+    bool alarm_armed;
+    bool alarm_quit;
+    double alarm_sleep_s; /* the time it sleeps towards, NAN when idle */
+    double oneshot_s;     /* the time of the one-shot alarm being started */
     bool alarm_rang;
     int status;
     sw_error err;
@@ -282,14 +287,11 @@ static void site_command(site_rt *s, site_cmd c)
 
 /* ---- the coordinator: engine actions ---- */
 
-static void event_row(sim_run *r, sw_report_event_kind kind, int site, int64_t round,
-                      double value, const char *detail)
+static void event_row(sim_run *r, sw_report_event_kind kind, int site, int64_t round, double value,
+                      const char *detail)
 {
-    sw_report_event_row row = {.t_s = simgrid_get_clock(),
-                               .kind = kind,
-                               .site = site,
-                               .round = round,
-                               .value = value};
+    sw_report_event_row row = {
+        .t_s = simgrid_get_clock(), .kind = kind, .site = site, .round = round, .value = value};
     if (detail)
         strncpy(row.detail, detail, sizeof row.detail - 1);
     sw_report_event(r->rep, &row);
@@ -430,35 +432,87 @@ static void apply(sim_run *r, const sw_action *a)
     }
 }
 
-/* The alarm: sleeps until the engine's wake time, then wakes the coordinator. */
+/* Alarms wake the coordinator at the engine's wake time. Creating an actor per wake time cost
+ * a fifth of a 100-site year (an 8 MiB stack each), so one daemon actor is reused: it sleeps
+ * until the time it was armed with, rings, and waits to be armed again. Only when the engine
+ * needs a time earlier than the one it already sleeps towards is a one-shot alarm created.
+ * A ring that comes early (the wake time moved later meanwhile) only makes the coordinator
+ * step the engine once more, which changes nothing. */
+static void ring(sim_run *r)
+{
+    r->alarm_rang = true;
+    sg_cond_notify_all(r->cond);
+}
+
 static void alarm_actor(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
     sim_run *r = sg_actor_self_get_data();
-    sg_actor_sleep_until(r->alarm_s);
     sg_mutex_lock(r->mtx);
-    r->alarm_rang = true;
-    r->alarm = NULL;
-    sg_cond_notify_all(r->cond);
+    for (;;) {
+        while (!r->alarm_armed && !r->alarm_quit)
+            sg_cond_wait(r->alarm_cond, r->mtx);
+        if (r->alarm_quit)
+            break;
+        r->alarm_armed = false;
+        r->alarm_sleep_s = r->alarm_s;
+        sg_mutex_unlock(r->mtx);
+        sg_actor_sleep_until(r->alarm_sleep_s);
+        sg_mutex_lock(r->mtx);
+        r->alarm_sleep_s = NAN;
+        ring(r);
+    }
     sg_mutex_unlock(r->mtx);
 }
 
-/* Makes sure exactly one alarm is set, at wake_s (none if infinite). */
+static void oneshot_alarm_actor(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    sim_run *r = sg_actor_self_get_data();
+    sg_actor_sleep_until(r->oneshot_s);
+    sg_mutex_lock(r->mtx);
+    ring(r);
+    sg_mutex_unlock(r->mtx);
+}
+
+static sg_actor_t start_alarm(sim_run *r, const char *name, xbt_main_func_t fn)
+{
+    sg_actor_t a = sg_actor_init(name, r->coord);
+    sg_actor_set_data(a, r);
+    sg_actor_start_(a, fn, 0, NULL);
+    return a;
+}
+
+/* Ends the reusable alarm (a one-shot one still sleeping rings into nothing and ends). */
+static void stop_alarm(sim_run *r)
+{
+    sg_mutex_lock(r->mtx);
+    r->alarm_quit = true;
+    sg_cond_notify_all(r->alarm_cond);
+    sg_mutex_unlock(r->mtx);
+}
+
+/* Makes sure the coordinator is woken at wake_s at the latest (nothing if infinite). */
 static void set_alarm(sim_run *r, double wake_s)
 {
-    if (r->alarm && r->alarm_s == wake_s)
-        return;
-    if (r->alarm) {
-        sg_actor_kill(r->alarm);
-        r->alarm = NULL;
-    }
     if (!isfinite(wake_s) || wake_s <= simgrid_get_clock())
         return;
-    r->alarm_s = wake_s;
-    r->alarm = sg_actor_init("alarm", r->coord);
-    sg_actor_set_data(r->alarm, r);
-    sg_actor_start_(r->alarm, alarm_actor, 0, NULL);
+    sg_mutex_lock(r->mtx);
+    if (!r->alarm) {
+        r->alarm = start_alarm(r, "alarm", alarm_actor);
+        r->alarm_sleep_s = NAN;
+    }
+    if (isnan(r->alarm_sleep_s)) { /* idle: arm it */
+        r->alarm_s = wake_s;
+        r->alarm_armed = true;
+        sg_cond_notify_all(r->alarm_cond);
+    } else if (r->alarm_sleep_s > wake_s) { /* it would ring too late */
+        r->oneshot_s = wake_s;
+        start_alarm(r, "alarm-early", oneshot_alarm_actor);
+    }
+    sg_mutex_unlock(r->mtx);
 }
 
 static void coordinator(int argc, char **argv)
@@ -512,8 +566,8 @@ static void coordinator(int argc, char **argv)
         if (s->alive)
             sg_actor_kill(s->actor);
     }
-    set_alarm(r, INFINITY);
     r->finished_s = simgrid_get_clock(); /* carrying out the last actions may take time */
+    stop_alarm(r);
     if (r->opt->progress)
         r->opt->progress(r->end_s, r->end_s, r->opt->progress_ud);
 }
@@ -529,9 +583,8 @@ static double site_speedup(const sw_scenario_site *s)
 static int setup(sim_run *r, sw_error *err)
 {
     const sw_scenario *sc = r->sc;
-    sw_trace_options topt = {.unit = sc->trace.unit,
-                             .max_gap_s = sc->trace.max_gap_s,
-                             .fill_gaps = sc->trace.fill_gaps};
+    sw_trace_options topt = {
+        .unit = sc->trace.unit, .max_gap_s = sc->trace.max_gap_s, .fill_gaps = sc->trace.fill_gaps};
     int rc = sw_trace_load(sc->trace.file, &topt, &r->trace, err);
     if (rc == SW_OK) /* trace.derive: the derived regions replace the file's */
         rc = sw_scenario_apply_derive(sc, &r->trace, err);
@@ -575,11 +628,10 @@ static int setup(sim_run *r, sw_error *err)
                          4.0 * sc->model.params / (sc->network.wan_gbps * 1e9 / 8) +
                          sc->network.wan_latency_ms * 1e-3 + sc->rounds.return_s + 1.0;
     for (size_t i = 0; i < r->n_sites; i++)
-        wind_down_s = fmax(wind_down_s, sc->model.log_interval_s + sc->rounds.aggregate_s +
-                                            4.0 * sc->model.params /
-                                                (sc->network.wan_gbps * 1e9 / 8) +
-                                            sc->network.wan_latency_ms * 1e-3 +
-                                            sc->sites[i].drain_s + 1.0);
+        wind_down_s =
+            fmax(wind_down_s, sc->model.log_interval_s + sc->rounds.aggregate_s +
+                                  4.0 * sc->model.params / (sc->network.wan_gbps * 1e9 / 8) +
+                                  sc->network.wan_latency_ms * 1e-3 + sc->sites[i].drain_s + 1.0);
     r->end_s = end_unix_s - r->start_unix_s - wind_down_s;
     if (!(r->end_s > 0)) {
         free(es);
@@ -599,9 +651,8 @@ static int setup(sim_run *r, sw_error *err)
         s->sc = &sc->sites[i];
         s->step_flops = ref_step_flops;
         s->step_s = sc->model.step_s / site_speedup(s->sc);
-        es[i] = (sw_engine_site){.name = s->sc->name,
-                                 .region = s->region,
-                                 .provision_s = s->sc->provision_s};
+        es[i] = (sw_engine_site){
+            .name = s->sc->name, .region = s->region, .provision_s = s->sc->provision_s};
         ps[i] = (sw_platform_site){.name = s->sc->name,
                                    .n_hosts = 1,
                                    .cores_per_host = 1,
@@ -690,6 +741,7 @@ static int setup(sim_run *r, sw_error *err)
     r->coord = sg_host_by_name(SW_PLATFORM_COORD_HOST);
     r->mtx = sg_mutex_init();
     r->cond = sg_cond_init();
+    r->alarm_cond = sg_cond_init();
     return sw_report_error(r->rep) ? sw_errorf(err, SW_ERUNTIME, "%s", sw_report_error(r->rep))
                                    : SW_OK;
 }
@@ -823,6 +875,8 @@ int sw_sim_run(const sw_scenario *sc, const sw_sim_options *opt, sw_sim_result *
             sg_cond_destroy(r->sites[i].cond);
     if (r->cond)
         sg_cond_destroy(r->cond);
+    if (r->alarm_cond)
+        sg_cond_destroy(r->alarm_cond);
     if (r->mtx)
         sg_mutex_destroy(r->mtx);
     sw_engine_destroy(r->engine);
