@@ -39,6 +39,12 @@ static void redirect_output(const sw_provisioner *p, const char *site, const cha
         dup2(nul, STDIN_FILENO);
         close(nul);
     }
+    /* Nothing else of the coordinator's goes along: an inherited descriptor of the report
+     * would keep HDF5's lock on it alive in a long-lived agent, and ZeroMQ's sockets and
+     * event fds belong to the coordinator alone. */
+    long max = sysconf(_SC_OPEN_MAX);
+    for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+        close(fd);
 }
 
 static pid_t spawn_agent(const sw_provisioner *p, const char *site, sw_error *err)
