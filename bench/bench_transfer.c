@@ -4,12 +4,12 @@
  *
  * Build (after building sw_exec and its dependencies in build-NAME):
  *   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -I. bench/bench_transfer.c \
- *      build-NAME/exec/libsw_exec.a build-NAME/core/libsw_core.a build-NAME/kernels/libsw_kernels.a \
- *      -I/usr/include/hdf5/serial -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -lzmq -lpthread -lm \
- *      -o build-NAME/bench_transfer
- * Run:
- *   build-NAME/bench_transfer [MB] [repeats]        # transfers (default 100 MB, 5 repeats)
- *   build-NAME/bench_transfer --report REPORT.h5     # sync cost and time shares of an exec run
+ *      build-NAME/exec/libsw_exec.a build-NAME/core/libsw_core.a build-NAME/kernels/libsw_kernels.a
+ * \
+ *      -I/usr/include/hdf5/serial -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -lzmq -lpthread
+ * -lm \ -o build-NAME/bench_transfer Run: build-NAME/bench_transfer [MB] [repeats]        #
+ * transfers (default 100 MB, 5 repeats) build-NAME/bench_transfer --report REPORT.h5     # sync
+ * cost and time shares of an exec run
  *
  * Every transfer is one model of MB megabytes from a sender thread to a receiver thread in the
  * same process over tcp://127.0.0.1 (separate ZeroMQ contexts, as two processes would have):
@@ -377,7 +377,8 @@ static int report(const char *path)
         sync_wall += w;
         max_wall = fmax(max_wall, w);
     }
-    double tr = extra(d, "train_wall_s"), sy = extra(d, "sync_wall_s"), id = extra(d, "idle_wall_s");
+    double tr = extra(d, "train_wall_s"), sy = extra(d, "sync_wall_s"),
+           id = extra(d, "idle_wall_s");
     double tot = tr + sy + id;
     printf("%s: %zu rounds with work; per round %.1f MB moved (all members, down + up), "
            "slowest member's sync %.3f s wall on average (max %.3f s)\n",

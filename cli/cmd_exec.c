@@ -41,22 +41,22 @@ static void usage(FILE *out, bool coordinator)
                 "                       (agents allowed); default: no CURVE unless local\n"
                 "  --insecure           no CURVE even with the local provisioner\n");
     else
-        fprintf(out,
-                "usage: spillway exec SCENARIO [-o REPORT.h5] [--set KEY=VALUE]... [--run-dir DIR]\n"
-                "         [--resume] [--insecure] [--data FILE] [--heartbeat-timeout S] [--quiet]\n\n"
-                "Runs a scenario for real on this machine: a coordinator replays the trace in\n"
-                "wall time compressed by exec.time_compression (trace s per wall s), starts one\n"
-                "`spillway agent` process per site when the engine provisions it and stops it\n"
-                "when released; the agents train exec.preset on their data shards in federated\n"
-                "rounds. Writes the HDF5 report (mode exec, measured loss).\n\n");
-    fprintf(out,
-            "  -o FILE              report path (default results/<scenario name>.h5)\n"
-            "  --set KEY=VALUE      override a scenario field (repeatable)\n"
-            "  --run-dir DIR        checkpoint, agent logs and keys (default REPORT.run)\n"
-            "  --resume             continue from RUN_DIR/coordinator.ckpt if present\n"
-            "  --data FILE          corpus (default corpus/tinyshakespeare.txt)\n"
-            "  --heartbeat-timeout S  wall s of silence before a site is failed (5)\n"
-            "  --quiet              no log lines\n");
+        fprintf(
+            out,
+            "usage: spillway exec SCENARIO [-o REPORT.h5] [--set KEY=VALUE]... [--run-dir DIR]\n"
+            "         [--resume] [--insecure] [--data FILE] [--heartbeat-timeout S] [--quiet]\n\n"
+            "Runs a scenario for real on this machine: a coordinator replays the trace in\n"
+            "wall time compressed by exec.time_compression (trace s per wall s), starts one\n"
+            "`spillway agent` process per site when the engine provisions it and stops it\n"
+            "when released; the agents train exec.preset on their data shards in federated\n"
+            "rounds. Writes the HDF5 report (mode exec, measured loss).\n\n");
+    fprintf(out, "  -o FILE              report path (default results/<scenario name>.h5)\n"
+                 "  --set KEY=VALUE      override a scenario field (repeatable)\n"
+                 "  --run-dir DIR        checkpoint, agent logs and keys (default REPORT.run)\n"
+                 "  --resume             continue from RUN_DIR/coordinator.ckpt if present\n"
+                 "  --data FILE          corpus (default corpus/tinyshakespeare.txt)\n"
+                 "  --heartbeat-timeout S  wall s of silence before a site is failed (5)\n"
+                 "  --quiet              no log lines\n");
 }
 
 static int bad(const char *cmd, const char *flag, const char *what, const char *got)
@@ -80,13 +80,13 @@ int sw_exec_cli(int argc, char **argv, bool coordinator)
             usage(stdout, coordinator);
             return SW_EXIT_OK;
         }
-        bool takes = !strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--run-dir") ||
-                     !strcmp(a, "--data") || !strcmp(a, "--heartbeat-timeout") ||
-                     (coordinator &&
-                      (!strcmp(a, "--listen") || !strcmp(a, "--advertise") ||
-                       !strcmp(a, "--provisioner") || !strcmp(a, "--provision-cmd") ||
-                       !strcmp(a, "--release-cmd") || !strcmp(a, "--cmd-timeout") ||
-                       !strcmp(a, "--keys")));
+        bool takes =
+            !strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--run-dir") ||
+            !strcmp(a, "--data") || !strcmp(a, "--heartbeat-timeout") ||
+            (coordinator &&
+             (!strcmp(a, "--listen") || !strcmp(a, "--advertise") || !strcmp(a, "--provisioner") ||
+              !strcmp(a, "--provision-cmd") || !strcmp(a, "--release-cmd") ||
+              !strcmp(a, "--cmd-timeout") || !strcmp(a, "--keys")));
         if (takes) {
             if (i + 1 >= argc || !argv[i + 1][0])
                 return bad(cmd, a, "expected a value", NULL);

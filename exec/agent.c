@@ -29,7 +29,8 @@
 
 /* snprintf for paths and messages whose truncation is harmless or checked by the caller
  * (vsnprintf keeps -Wformat-truncation quiet on folder names of unknown length). */
-static void pathf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void pathf(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void pathf(char *buf, size_t cap, const char *fmt, ...)
 {
     va_list ap;
@@ -123,7 +124,7 @@ typedef struct agent {
     sw_text text;
     sw_span train;
     int32_t *in, *tg;
-    size_t bt; /* tokens per step */
+    size_t bt;       /* tokens per step */
     float *recv_buf; /* incoming global model (copied into the model when complete) */
     sw_xfer_rx rx;
     sw_xfer_tx tx;
@@ -196,8 +197,7 @@ static int on_welcome(agent *a, const sw_msg_welcome *w, sw_error *err)
         return sw_errorf(err, SW_ERUNTIME, "model: %s", ke.msg);
     if (sw_model_num_params(a->model) != w->n_params)
         return sw_errorf(err, SW_EINPUT, "welcome: n_params %llu, preset %s has %zu",
-                         (unsigned long long)w->n_params, w->preset,
-                         sw_model_num_params(a->model));
+                         (unsigned long long)w->n_params, w->preset, sw_model_num_params(a->model));
     sw_backend_cpu_set_threads((int)w->threads);
     sw_adamw_config ac = {.lr = w->lr, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f};
     if (sw_adamw_init(&a->opt, w->n_params, &ac, NULL, &ke) != SW_K_OK)
@@ -314,8 +314,8 @@ static void *worker_main(void *arg)
         double t0 = mono_s();
         float loss = NAN;
         sw_kerror ke;
-        int rc = sw_model_forward(a->model, a->in, a->tg, (int)a->w.batch, (int)a->w.seq, &loss,
-                                  &ke);
+        int rc =
+            sw_model_forward(a->model, a->in, a->tg, (int)a->w.batch, (int)a->w.seq, &loss, &ke);
         if (rc == SW_K_OK) {
             sw_model_zero_grad(a->model);
             rc = sw_model_backward(a->model, &ke);
@@ -471,7 +471,7 @@ static int on_frame(agent *a, const uint8_t *f, size_t len, sw_error *err)
         if ((rc = sw_msg_get_stop(p, h.payload_len, &s, &e)) != SW_OK)
             break;
         if (h.round != a->round || (a->st != A_TRAINING && a->st != A_RECEIVING))
-            return SW_OK; /* already returned (data ran out) */
+            return SW_OK;           /* already returned (data ran out) */
         if (a->st == A_RECEIVING) { /* stopped before the model was in: no work to return */
             a->rx.active = false;
             return finish_round(a, err);

@@ -14,12 +14,12 @@
 #include "core/error.h"
 
 typedef struct sw_agent_options {
-    const char *coordinator; /* ZeroMQ endpoint, e.g. tcp://127.0.0.1:5555 or ipc:///tmp/x */
-    const char *site;        /* scenario site name */
-    const char *keys_dir;    /* NULL: no CURVE; else DIR/agent.key and DIR/coordinator.pub */
-    const char *data_path;   /* NULL: the path the coordinator sends */
+    const char *coordinator;      /* ZeroMQ endpoint, e.g. tcp://127.0.0.1:5555 or ipc:///tmp/x */
+    const char *site;             /* scenario site name */
+    const char *keys_dir;         /* NULL: no CURVE; else DIR/agent.key and DIR/coordinator.pub */
+    const char *data_path;        /* NULL: the path the coordinator sends */
     double coordinator_timeout_s; /* give up when the coordinator is silent this long [10] */
-    FILE *log;               /* progress and errors (NULL: silent) */
+    FILE *log;                    /* progress and errors (NULL: silent) */
 } sw_agent_options;
 
 /* Parses agent flags (argv[0] is the command name): --coordinator ADDR --site NAME

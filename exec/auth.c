@@ -16,7 +16,8 @@
 
 /* snprintf for paths and messages whose truncation is harmless or checked by the caller
  * (vsnprintf keeps -Wformat-truncation quiet on folder names of unknown length). */
-static void pathf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void pathf(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void pathf(char *buf, size_t cap, const char *fmt, ...)
 {
     va_list ap;
@@ -84,8 +85,9 @@ int sw_keys_load_pair(const char *path, sw_keypair *out, sw_error *err)
     if (stat(path, &st) != 0)
         return sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
     if (st.st_mode & 077)
-        return sw_errorf(err, SW_EINPUT, "%s: secret key is readable by others (mode %03o); "
-                                         "chmod 600 it",
+        return sw_errorf(err, SW_EINPUT,
+                         "%s: secret key is readable by others (mode %03o); "
+                         "chmod 600 it",
                          path, (unsigned)(st.st_mode & 0777));
     FILE *f = fopen(path, "r");
     if (!f)
@@ -244,14 +246,16 @@ static void *zap_main(void *arg)
                 ok = !strcmp(key, z->keys[i]);
         }
         if (nf >= 4) {
-            size_t an = zmq_msg_size(&f[3]) < sizeof addr - 1 ? zmq_msg_size(&f[3]) : sizeof addr - 1;
+            size_t an =
+                zmq_msg_size(&f[3]) < sizeof addr - 1 ? zmq_msg_size(&f[3]) : sizeof addr - 1;
             memcpy(addr, zmq_msg_data(&f[3]), an);
         }
         if (!ok) {
             atomic_fetch_add(&z->rejected, 1);
             if (z->log) {
-                fprintf(z->log, "spillway coordinator: auth: refused client key %s from %s "
-                                "(not in the allow list)\n",
+                fprintf(z->log,
+                        "spillway coordinator: auth: refused client key %s from %s "
+                        "(not in the allow list)\n",
                         key[0] ? key : "(none)", addr[0] ? addr : "?");
                 fflush(z->log);
             }

@@ -40,7 +40,8 @@
 
 /* snprintf for paths and messages whose truncation is harmless or checked by the caller
  * (vsnprintf keeps -Wformat-truncation quiet on folder names of unknown length). */
-static void pathf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void pathf(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void pathf(char *buf, size_t cap, const char *fmt, ...)
 {
     va_list ap;
@@ -49,7 +50,14 @@ static void pathf(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
-typedef enum phase { PH_OFF = 0, PH_PROVISIONING, PH_IDLE, PH_SYNCING, PH_TRAINING, PH_DRAINING } phase;
+typedef enum phase {
+    PH_OFF = 0,
+    PH_PROVISIONING,
+    PH_IDLE,
+    PH_SYNCING,
+    PH_TRAINING,
+    PH_DRAINING
+} phase;
 
 static const sw_ledger_state ledger_state_of[] = {
     [PH_PROVISIONING] = SW_LEDGER_PROVISIONING, [PH_IDLE] = SW_LEDGER_IDLE,
@@ -58,9 +66,12 @@ static const sw_ledger_state ledger_state_of[] = {
 };
 
 static const sw_report_state report_state_of[] = {
-    [SW_SITE_OFF] = SW_REPORT_STATE_OFF,           [SW_SITE_PROVISIONING] = SW_REPORT_STATE_PROVISIONING,
-    [SW_SITE_READY] = SW_REPORT_STATE_READY,       [SW_SITE_TRAINING] = SW_REPORT_STATE_TRAINING,
-    [SW_SITE_DRAINING] = SW_REPORT_STATE_DRAINING, [SW_SITE_FAILED] = SW_REPORT_STATE_FAILED,
+    [SW_SITE_OFF] = SW_REPORT_STATE_OFF,
+    [SW_SITE_PROVISIONING] = SW_REPORT_STATE_PROVISIONING,
+    [SW_SITE_READY] = SW_REPORT_STATE_READY,
+    [SW_SITE_TRAINING] = SW_REPORT_STATE_TRAINING,
+    [SW_SITE_DRAINING] = SW_REPORT_STATE_DRAINING,
+    [SW_SITE_FAILED] = SW_REPORT_STATE_FAILED,
 };
 
 typedef struct csite {
@@ -261,7 +272,8 @@ static void event_row(coord *c, double t_s, sw_report_event_kind kind, int site,
                       double value, const char *detail)
 {
     t_s = event_time(c, t_s);
-    sw_report_event_row row = {.t_s = t_s, .kind = kind, .site = site, .round = round, .value = value};
+    sw_report_event_row row = {
+        .t_s = t_s, .kind = kind, .site = site, .round = round, .value = value};
     if (detail)
         pathf(row.detail, sizeof row.detail, "%s", detail);
     sw_journal_event(&c->jr, &row);
@@ -311,7 +323,7 @@ static void write_records(coord *c)
         switch (rec->kind) {
         case SW_REC_POLICY:
             k = rec->value < c->sc->policy.threshold_g_per_kwh ? SW_REPORT_EV_SIGNAL_BELOW
-                                                                : SW_REPORT_EV_SIGNAL_ABOVE;
+                                                               : SW_REPORT_EV_SIGNAL_ABOVE;
             break;
         case SW_REC_ROUND_START:
             k = SW_REPORT_EV_ROUND_START;
@@ -412,18 +424,18 @@ static void site_failed(coord *c, csite *s, const char *why)
 
 static void send_welcome(coord *c, csite *s)
 {
-    sw_msg_welcome w = {.site_index = (uint32_t)s->idx,
-                        .n_params = c->n_params,
-                        .batch = (uint32_t)c->sc->exec.batch,
-                        .seq = (uint32_t)c->sc->exec.seq,
-                        .threads = (uint32_t)c->sc->exec.threads,
-                        .heartbeat_ms = 250,
-                        .log_interval_ms = (uint32_t)fmax(
-                            100, 1000 * c->sc->model.log_interval_s / c->compression),
-                        .chunk_bytes = c->o->chunk_bytes,
-                        .window_chunks = c->o->window_chunks,
-                        .seed = c->sc->seed,
-                        .lr = c->o->lr};
+    sw_msg_welcome w = {
+        .site_index = (uint32_t)s->idx,
+        .n_params = c->n_params,
+        .batch = (uint32_t)c->sc->exec.batch,
+        .seq = (uint32_t)c->sc->exec.seq,
+        .threads = (uint32_t)c->sc->exec.threads,
+        .heartbeat_ms = 250,
+        .log_interval_ms = (uint32_t)fmax(100, 1000 * c->sc->model.log_interval_s / c->compression),
+        .chunk_bytes = c->o->chunk_bytes,
+        .window_chunks = c->o->window_chunks,
+        .seed = c->sc->seed,
+        .lr = c->o->lr};
     pathf(w.preset, sizeof w.preset, "%s", c->sc->exec.preset);
     pathf(w.data_path, sizeof w.data_path, "%s", c->o->data_path);
     uint8_t pl[512];
@@ -486,7 +498,7 @@ static void work_complete(coord *c, csite *s)
             w->consumed[i] > l.end_token - l.begin_token) {
             char msg[160];
             pathf(msg, sizeof msg, "work: lease %llu is not this site's or over-consumed",
-                     (unsigned long long)w->lease_id[i]);
+                  (unsigned long long)w->lease_id[i]);
             reject(c, s->sc->name, msg);
             site_failed(c, s, "inconsistent work report");
             return;
@@ -858,8 +870,7 @@ static void apply(coord *c, const sw_action *a)
                              c->o->window_chunks, a->round);
             if (sw_xfer_tx_pump(&s->tx, &s->peer, &e) != SW_OK)
                 clog_(c, "site %s: %s", s->sc->name, e.msg);
-            pathf(who + strlen(who), sizeof who - strlen(who), "%s%s", i ? ", " : "",
-                     s->sc->name);
+            pathf(who + strlen(who), sizeof who - strlen(who), "%s%s", i ? ", " : "", s->sc->name);
         }
         clog_(c, "round %lld starts: %s (%s)", (long long)(a->round + c->round_base), who,
               isfinite(a->deadline_s) ? "federated" : "single site, open-ended");
@@ -1001,7 +1012,7 @@ static void check_sites(coord *c)
 
 /* ---- checkpoint ---- */
 
-#define CKPT_MAGIC "SWXCKPT1"
+#define CKPT_MAGIC   "SWXCKPT1"
 #define CKPT_VERSION 1u
 
 typedef struct ckpt_site {
@@ -1375,14 +1386,13 @@ static int setup(coord *c, sw_error *err)
         s->upload = malloc(c->n_params * sizeof(float));
         if (!s->upload)
             return sw_errorf(err, SW_ERUNTIME, "coordinator: out of memory");
-        c->esites[i] = (sw_engine_site){.name = s->sc->name,
-                                        .region = s->region,
-                                        .provision_s = s->sc->provision_s};
+        c->esites[i] = (sw_engine_site){
+            .name = s->sc->name, .region = s->region, .provision_s = s->sc->provision_s};
     }
 
     /* ledger and report */
-    if ((rc = sw_ledger_create(c->start_unix_s, sc->policy.threshold_g_per_kwh, &c->ledger,
-                               err)) != SW_OK)
+    if ((rc = sw_ledger_create(c->start_unix_s, sc->policy.threshold_g_per_kwh, &c->ledger, err)) !=
+        SW_OK)
         return rc;
     for (size_t i = 0; i < c->n_sites; i++) {
         sw_ledger_site_config lc = {.name = sc->sites[i].name,
@@ -1430,8 +1440,7 @@ static int setup(coord *c, sw_error *err)
         if (memcmp(h.magic, CKPT_MAGIC, 8) || h.version != CKPT_VERSION)
             rc = sw_errorf(err, SW_EINPUT, "%s: not a coordinator checkpoint of this version",
                            cpath);
-        else if (h.scenario_crc !=
-                 sw_exec_crc32(0, sc->resolved_yaml, strlen(sc->resolved_yaml)))
+        else if (h.scenario_crc != sw_exec_crc32(0, sc->resolved_yaml, strlen(sc->resolved_yaml)))
             rc = sw_errorf(err, SW_EINPUT, "%s: written for another scenario", cpath);
         else if (h.n_params != c->n_params || h.n_sites != c->n_sites ||
                  (h.has_momentum != 0) != (c->momentum != NULL) || need != len)
@@ -1488,8 +1497,7 @@ static int setup(coord *c, sw_error *err)
         event_row(c, c->t_base, SW_REPORT_EV_NOTE, -1, -1, (double)h.round_next,
                   "coordinator restarted from its checkpoint; value = next round");
     } else {
-        if ((rc = sw_shards_create(c->data_tokens, 16 * (uint64_t)c->bt, &c->shards, err)) !=
-            SW_OK)
+        if ((rc = sw_shards_create(c->data_tokens, 16 * (uint64_t)c->bt, &c->shards, err)) != SW_OK)
             return rc;
         for (size_t i = 0; i < c->n_sites; i++) {
             state_row(c, i, 0, SW_REPORT_STATE_OFF);
@@ -1564,7 +1572,9 @@ static int setup(coord *c, sw_error *err)
     if (!c->resumed)
         c->start_realtime = real_s();
     clog_(c, "listening on %s (%s provisioner%s, %s)", c->endpoint,
-          kind == SW_PROVISIONER_LOCAL ? "local" : kind == SW_PROVISIONER_COMMAND ? "command" : "static",
+          kind == SW_PROVISIONER_LOCAL     ? "local"
+          : kind == SW_PROVISIONER_COMMAND ? "command"
+                                           : "static",
           keys ? ", CURVE" : ", no CURVE", c->resumed ? "resumed from checkpoint" : "new run");
     return sw_report_error(c->rep) ? sw_errorf(err, SW_ERUNTIME, "%s", sw_report_error(c->rep))
                                    : SW_OK;

@@ -21,7 +21,7 @@ typedef struct sw_journal {
     sw_ledger *ledger; /* borrowed */
     uint8_t *buf;      /* owned */
     size_t len, cap;
-    int status;        /* first failure (SW_OK if none) */
+    int status; /* first failure (SW_OK if none) */
     sw_error err;
 } sw_journal;
 

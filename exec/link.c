@@ -130,8 +130,9 @@ int sw_xfer_rx_chunk(sw_xfer_rx *rx, sw_peer *p, int64_t round, const sw_msg_chu
         rx->active = false;
         uint32_t crc = sw_exec_crc32(0, rx->buf, rx->total);
         if (crc != rx->crc)
-            return sw_errorf(err, SW_EINPUT, "model transfer: model_crc: 0x%08x, received bytes "
-                                             "checksum to 0x%08x",
+            return sw_errorf(err, SW_EINPUT,
+                             "model transfer: model_crc: 0x%08x, received bytes "
+                             "checksum to 0x%08x",
                              rx->crc, crc);
         *complete = true;
     }

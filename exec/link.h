@@ -32,11 +32,11 @@ int sw_link_send(sw_peer *p, sw_msg_type type, int64_t round, const void *payloa
 /* Sending side of a model transfer. data is borrowed and must stay unchanged until done. */
 typedef struct sw_xfer_tx {
     const uint8_t *data;
-    uint64_t total;   /* bytes */
-    uint64_t sent;    /* bytes handed to ZeroMQ */
-    uint64_t acked;   /* bytes the receiver confirmed */
-    uint32_t chunk;   /* bytes per chunk */
-    uint32_t window;  /* chunks in flight */
+    uint64_t total;  /* bytes */
+    uint64_t sent;   /* bytes handed to ZeroMQ */
+    uint64_t acked;  /* bytes the receiver confirmed */
+    uint32_t chunk;  /* bytes per chunk */
+    uint32_t window; /* chunks in flight */
     int64_t round;
     bool active;
 } sw_xfer_tx;
@@ -51,10 +51,10 @@ bool sw_xfer_tx_done(const sw_xfer_tx *tx);
 
 /* Receiving side: chunks must arrive in order (ZeroMQ keeps order per peer). */
 typedef struct sw_xfer_rx {
-    uint8_t *buf;     /* caller-owned destination of `total` bytes */
+    uint8_t *buf; /* caller-owned destination of `total` bytes */
     uint64_t total;
     uint64_t received;
-    uint32_t crc;     /* expected CRC-32 of the whole model */
+    uint32_t crc; /* expected CRC-32 of the whole model */
     int64_t round;
     bool active;
 } sw_xfer_rx;

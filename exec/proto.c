@@ -13,11 +13,13 @@
 #endif
 
 static const char *const type_names[SW_MSG_TYPE_END] = {
-    [SW_MSG_JOIN] = "join",         [SW_MSG_WELCOME] = "welcome",   [SW_MSG_REJECT] = "reject",
-    [SW_MSG_HEARTBEAT] = "heartbeat", [SW_MSG_PLAN] = "plan",       [SW_MSG_CHUNK] = "chunk",
-    [SW_MSG_ACK] = "ack",           [SW_MSG_LEASE_REQ] = "lease_req", [SW_MSG_LEASE] = "lease",
-    [SW_MSG_METRICS] = "metrics",   [SW_MSG_STOP] = "stop",         [SW_MSG_WORK] = "work",
-    [SW_MSG_RELEASE] = "release",   [SW_MSG_LEAVE] = "leave",
+    [SW_MSG_JOIN] = "join",       [SW_MSG_WELCOME] = "welcome",
+    [SW_MSG_REJECT] = "reject",   [SW_MSG_HEARTBEAT] = "heartbeat",
+    [SW_MSG_PLAN] = "plan",       [SW_MSG_CHUNK] = "chunk",
+    [SW_MSG_ACK] = "ack",         [SW_MSG_LEASE_REQ] = "lease_req",
+    [SW_MSG_LEASE] = "lease",     [SW_MSG_METRICS] = "metrics",
+    [SW_MSG_STOP] = "stop",       [SW_MSG_WORK] = "work",
+    [SW_MSG_RELEASE] = "release", [SW_MSG_LEAVE] = "leave",
 };
 
 const char *sw_msg_type_name(int type)
@@ -74,16 +76,16 @@ static size_t finish(const wcur *w)
 }
 
 /* Fixed payload lengths on the wire. */
-#define LEN_JOIN    (SW_PROTO_NAME_MAX + 4 + 8)
-#define LEN_WELCOME (4 + 8 + 4 * 3 + 4 * 4 + 8 + 4 + 32 + SW_PROTO_TEXT_MAX)
-#define LEN_TEXT    SW_PROTO_TEXT_MAX
-#define LEN_PLAN    (8 + 8 + 8 + 4)
-#define LEN_ACK     8
-#define LEN_LEASE   24
-#define LEN_METRICS 32
-#define LEN_STOP    4
+#define LEN_JOIN     (SW_PROTO_NAME_MAX + 4 + 8)
+#define LEN_WELCOME  (4 + 8 + 4 * 3 + 4 * 4 + 8 + 4 + 32 + SW_PROTO_TEXT_MAX)
+#define LEN_TEXT     SW_PROTO_TEXT_MAX
+#define LEN_PLAN     (8 + 8 + 8 + 4)
+#define LEN_ACK      8
+#define LEN_LEASE    24
+#define LEN_METRICS  32
+#define LEN_STOP     4
 #define LEN_WORK_HDR (8 + 8 + 8 + 8 + 4 + 4)
-#define LEN_RELEASE 4
+#define LEN_RELEASE  4
 
 long sw_msg_fixed_len(int type)
 {
@@ -138,8 +140,8 @@ int sw_msg_parse(const void *frame, size_t len, sw_msg_header *h, const uint8_t 
                  sw_error *err)
 {
     if (len < SW_PROTO_HEADER)
-        return sw_errorf(err, SW_EINPUT, "message: %zu bytes, shorter than the %u-byte header",
-                         len, SW_PROTO_HEADER);
+        return sw_errorf(err, SW_EINPUT, "message: %zu bytes, shorter than the %u-byte header", len,
+                         SW_PROTO_HEADER);
     rcur r = {frame, 0, len};
     uint32_t magic, reserved;
     GET(&r, magic);
@@ -191,8 +193,7 @@ static int check_len(const char *what, size_t len, size_t want, sw_error *err)
 }
 
 /* A fixed-size text field must hold a NUL within its bounds. */
-static int check_text(const char *what, const char *field, const char *s, size_t cap,
-                      sw_error *err)
+static int check_text(const char *what, const char *field, const char *s, size_t cap, sw_error *err)
 {
     if (!memchr(s, '\0', cap))
         return sw_errorf(err, SW_EINPUT, "message %s: %s: not NUL-terminated", what, field);
@@ -269,8 +270,9 @@ int sw_msg_get_welcome(const uint8_t *p, size_t len, sw_msg_welcome *m, sw_error
         check_text("welcome", "data_path", m->data_path, sizeof m->data_path, err))
         return SW_EINPUT;
     if (!m->batch || !m->seq || !m->threads || !m->heartbeat_ms || !m->window_chunks)
-        return sw_errorf(err, SW_EINPUT, "message welcome: batch/seq/threads/heartbeat_ms/"
-                                         "window_chunks: must be >= 1");
+        return sw_errorf(err, SW_EINPUT,
+                         "message welcome: batch/seq/threads/heartbeat_ms/"
+                         "window_chunks: must be >= 1");
     if (!m->chunk_bytes || m->chunk_bytes > SW_PROTO_CHUNK_MAX)
         return sw_errorf(err, SW_EINPUT, "message welcome: chunk_bytes: %u, expected 1..%u",
                          m->chunk_bytes, SW_PROTO_CHUNK_MAX);
@@ -481,8 +483,9 @@ int sw_msg_get_work(const uint8_t *p, size_t len, sw_msg_work *m, sw_error *err)
                          "message work: tokens: %llu, but the leases account for %llu",
                          (unsigned long long)m->tokens, (unsigned long long)sum);
     if (m->model_bytes == 0 || m->model_bytes % 4)
-        return sw_errorf(err, SW_EINPUT, "message work: model_bytes: %llu, expected a positive "
-                                         "multiple of 4",
+        return sw_errorf(err, SW_EINPUT,
+                         "message work: model_bytes: %llu, expected a positive "
+                         "multiple of 4",
                          (unsigned long long)m->model_bytes);
     return SW_OK;
 }

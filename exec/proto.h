@@ -27,30 +27,30 @@
 
 #include "core/error.h"
 
-#define SW_PROTO_MAGIC      0x31505753u
-#define SW_PROTO_VERSION    1u
-#define SW_PROTO_HEADER     32u
-#define SW_PROTO_CHUNK_MAX  (8u << 20) /* largest model chunk, bytes */
+#define SW_PROTO_MAGIC       0x31505753u
+#define SW_PROTO_VERSION     1u
+#define SW_PROTO_HEADER      32u
+#define SW_PROTO_CHUNK_MAX   (8u << 20) /* largest model chunk, bytes */
 #define SW_PROTO_MAX_PAYLOAD (SW_PROTO_CHUNK_MAX + 64u)
-#define SW_PROTO_NAME_MAX   64 /* site names, including the NUL */
-#define SW_PROTO_TEXT_MAX   256
-#define SW_PROTO_MAX_LEASES 64 /* leases one WORK message can report */
+#define SW_PROTO_NAME_MAX    64 /* site names, including the NUL */
+#define SW_PROTO_TEXT_MAX    256
+#define SW_PROTO_MAX_LEASES  64 /* leases one WORK message can report */
 
 typedef enum sw_msg_type {
-    SW_MSG_JOIN = 1,       /* agent -> coord: I am site X */
-    SW_MSG_WELCOME = 2,    /* coord -> agent: accepted, here is how to train */
-    SW_MSG_REJECT = 3,     /* coord -> agent: not accepted (reason) */
-    SW_MSG_HEARTBEAT = 4,  /* both ways: still alive */
-    SW_MSG_PLAN = 5,       /* coord -> agent: round plan (deadline, model size) */
-    SW_MSG_CHUNK = 6,      /* both ways: a piece of a model */
-    SW_MSG_ACK = 7,        /* both ways: model bytes received so far (transfer window) */
-    SW_MSG_LEASE_REQ = 8,  /* agent -> coord: give me data */
-    SW_MSG_LEASE = 9,      /* coord -> agent: a data lease (id 0: none left) */
-    SW_MSG_METRICS = 10,   /* agent -> coord: training progress */
-    SW_MSG_STOP = 11,      /* coord -> agent: stop training, return your work */
-    SW_MSG_WORK = 12,      /* agent -> coord: round work; the model follows in CHUNKs */
-    SW_MSG_RELEASE = 13,   /* coord -> agent: you are released */
-    SW_MSG_LEAVE = 14,     /* agent -> coord: leaving (graceful) */
+    SW_MSG_JOIN = 1,      /* agent -> coord: I am site X */
+    SW_MSG_WELCOME = 2,   /* coord -> agent: accepted, here is how to train */
+    SW_MSG_REJECT = 3,    /* coord -> agent: not accepted (reason) */
+    SW_MSG_HEARTBEAT = 4, /* both ways: still alive */
+    SW_MSG_PLAN = 5,      /* coord -> agent: round plan (deadline, model size) */
+    SW_MSG_CHUNK = 6,     /* both ways: a piece of a model */
+    SW_MSG_ACK = 7,       /* both ways: model bytes received so far (transfer window) */
+    SW_MSG_LEASE_REQ = 8, /* agent -> coord: give me data */
+    SW_MSG_LEASE = 9,     /* coord -> agent: a data lease (id 0: none left) */
+    SW_MSG_METRICS = 10,  /* agent -> coord: training progress */
+    SW_MSG_STOP = 11,     /* coord -> agent: stop training, return your work */
+    SW_MSG_WORK = 12,     /* agent -> coord: round work; the model follows in CHUNKs */
+    SW_MSG_RELEASE = 13,  /* coord -> agent: you are released */
+    SW_MSG_LEAVE = 14,    /* agent -> coord: leaving (graceful) */
     SW_MSG_TYPE_END
 } sw_msg_type;
 
@@ -73,16 +73,16 @@ typedef struct sw_msg_join {
 
 typedef struct sw_msg_welcome {
     uint32_t site_index;
-    uint64_t n_params;           /* floats in the model */
+    uint64_t n_params;            /* floats in the model */
     uint32_t batch, seq, threads; /* training shape and CPU threads */
-    uint32_t heartbeat_ms;       /* send a heartbeat this often */
-    uint32_t log_interval_ms;    /* send METRICS this often while training */
-    uint32_t chunk_bytes;        /* model chunk size */
-    uint32_t window_chunks;      /* chunks in flight before an ACK is needed */
+    uint32_t heartbeat_ms;        /* send a heartbeat this often */
+    uint32_t log_interval_ms;     /* send METRICS this often while training */
+    uint32_t chunk_bytes;         /* model chunk size */
+    uint32_t window_chunks;       /* chunks in flight before an ACK is needed */
     uint64_t seed;
-    float lr;                              /* inner AdamW peak learning rate */
-    char preset[32];                       /* model preset */
-    char data_path[SW_PROTO_TEXT_MAX];     /* corpus (byte tokens) */
+    float lr;                          /* inner AdamW peak learning rate */
+    char preset[32];                   /* model preset */
+    char data_path[SW_PROTO_TEXT_MAX]; /* corpus (byte tokens) */
 } sw_msg_welcome;
 
 typedef struct sw_msg_text {
@@ -97,9 +97,9 @@ typedef struct sw_msg_plan {
 } sw_msg_plan;
 
 typedef struct sw_msg_chunk {
-    uint64_t offset; /* byte offset of data in the model */
-    uint64_t total;  /* model bytes */
-    uint32_t len;    /* bytes of data (payload_len - 16) */
+    uint64_t offset;     /* byte offset of data in the model */
+    uint64_t total;      /* model bytes */
+    uint32_t len;        /* bytes of data (payload_len - 16) */
     const uint8_t *data; /* points into the decoded message */
 } sw_msg_chunk;
 
@@ -108,7 +108,7 @@ typedef struct sw_msg_ack {
 } sw_msg_ack;
 
 typedef struct sw_msg_lease {
-    uint64_t lease_id; /* 0: no data left */
+    uint64_t lease_id;   /* 0: no data left */
     uint64_t begin, end; /* token range [begin, end) of the training split */
 } sw_msg_lease;
 
@@ -162,8 +162,8 @@ int sw_msg_get_text(const uint8_t *p, size_t len, sw_msg_text *m, sw_error *err)
 size_t sw_msg_put_plan(void *buf, size_t cap, const sw_msg_plan *m);
 int sw_msg_get_plan(const uint8_t *p, size_t len, sw_msg_plan *m, sw_error *err);
 /* CHUNK: 16 bytes (offset, total) then the data; put copies len bytes of data. */
-size_t sw_msg_put_chunk(void *buf, size_t cap, uint64_t offset, uint64_t total,
-                        const void *data, uint32_t len);
+size_t sw_msg_put_chunk(void *buf, size_t cap, uint64_t offset, uint64_t total, const void *data,
+                        uint32_t len);
 int sw_msg_get_chunk(const uint8_t *p, size_t len, sw_msg_chunk *m, sw_error *err);
 size_t sw_msg_put_ack(void *buf, size_t cap, const sw_msg_ack *m);
 int sw_msg_get_ack(const uint8_t *p, size_t len, sw_msg_ack *m, sw_error *err);

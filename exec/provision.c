@@ -14,7 +14,8 @@
 
 /* snprintf for paths and messages whose truncation is harmless or checked by the caller
  * (vsnprintf keeps -Wformat-truncation quiet on folder names of unknown length). */
-static void pathf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void pathf(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void pathf(char *buf, size_t cap, const char *fmt, ...)
 {
     va_list ap;
@@ -202,8 +203,9 @@ void sw_prov_poll(const sw_provisioner *p, const char *site, sw_prov_site *ps, d
             ps->cmd_pid = 0;
             bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
             if (p->log)
-                fprintf(p->log, "spillway coordinator: %s %s: command %s (status %d); output in "
-                                "%s/%s.cmd.log\n",
+                fprintf(p->log,
+                        "spillway coordinator: %s %s: command %s (status %d); output in "
+                        "%s/%s.cmd.log\n",
                         what, site, ok ? "finished" : "FAILED",
                         WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
                         p->run_dir ? p->run_dir : ".", site);
@@ -244,6 +246,19 @@ void sw_prov_cleanup(sw_prov_site *ps)
             waitpid(ps->agent_pid, NULL, 0);
         }
         ps->agent_pid = 0;
+    }
+    if (ps->cmd_pid > 0 && ps->cmd_is_release) {
+        /* a release command must finish (the site is paid for until it does): wait for it
+         * up to its time limit */
+        struct timespec t;
+        do {
+            if (waitpid(ps->cmd_pid, NULL, WNOHANG) == ps->cmd_pid) {
+                ps->cmd_pid = 0;
+                break;
+            }
+            nanosleep(&(struct timespec){0, 10000000}, NULL);
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        } while ((double)t.tv_sec + 1e-9 * (double)t.tv_nsec < ps->cmd_deadline);
     }
     if (ps->cmd_pid > 0) {
         kill(-ps->cmd_pid, SIGKILL);

@@ -37,8 +37,8 @@ typedef struct sw_provisioner {
 
 /* What a provisioner holds for one site. */
 typedef struct sw_prov_site {
-    pid_t agent_pid;    /* local: the agent process, 0 if none */
-    pid_t cmd_pid;      /* command: the running command, 0 if none */
+    pid_t agent_pid; /* local: the agent process, 0 if none */
+    pid_t cmd_pid;   /* command: the running command, 0 if none */
     bool cmd_is_release;
     double cmd_deadline; /* monotonic s */
     double term_at;      /* local: when to SIGTERM a released agent that has not exited */
@@ -61,7 +61,8 @@ int sw_prov_down(const sw_provisioner *p, const char *site, sw_prov_site *ps, bo
 void sw_prov_poll(const sw_provisioner *p, const char *site, sw_prov_site *ps, double now_mono,
                   bool *failed, char *why, size_t why_cap);
 
-/* Kills and reaps whatever the site still runs (end of the run). */
+/* End of the run: waits for a release command (up to its time limit), kills and reaps
+ * whatever else the site still runs. */
 void sw_prov_cleanup(sw_prov_site *ps);
 
 #endif

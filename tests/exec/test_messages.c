@@ -154,9 +154,14 @@ Test(messages, malformed_and_oversized_messages_are_rejected_and_logged, .timeou
     cr_assert_geq(res.rounds, 3);
     cr_assert_gt(res.tokens, 0);
     const char *text = slurp(logp);
-    const char *expect[] = {"shorter than the 32-byte header", "header.magic", "header.version",
-                            "header.type", "header.payload_crc", "more than the bound",
-                            "more than one frame", "only join is accepted",
+    const char *expect[] = {"shorter than the 32-byte header",
+                            "header.magic",
+                            "header.version",
+                            "header.type",
+                            "header.payload_crc",
+                            "more than the bound",
+                            "more than one frame",
+                            "only join is accepted",
                             "no such site in the scenario"};
     for (size_t i = 0; i < sizeof expect / sizeof *expect; i++)
         cr_assert(strstr(text, expect[i]), "log lacks '%s'", expect[i]);

@@ -63,8 +63,8 @@ Test(proto, malformed_frames_are_rejected_naming_the_field)
         size_t at;
         uint8_t xor_with;
         const char *field;
-    } cases[] = {{0, 0xFF, "header.magic"}, {4, 0x03, "header.version"},
-                 {6, 0x40, "header.type"},  {28, 0x01, "header.reserved"},
+    } cases[] = {{0, 0xFF, "header.magic"},        {4, 0x03, "header.version"},
+                 {6, 0x40, "header.type"},         {28, 0x01, "header.reserved"},
                  {20, 0x01, "header.payload_len"}, {40, 0x01, "header.payload_crc"}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         uint8_t buf[512];
@@ -114,8 +114,14 @@ Test(proto, payload_bounds_and_lengths)
 
 Test(proto, work_tokens_must_match_leases)
 {
-    sw_msg_work w = {.tokens = 300, .steps = 3, .loss = 2.5, .model_bytes = 400, .model_crc = 1,
-                     .n_leases = 2, .lease_id = {1, 2}, .consumed = {100, 200}};
+    sw_msg_work w = {.tokens = 300,
+                     .steps = 3,
+                     .loss = 2.5,
+                     .model_bytes = 400,
+                     .model_crc = 1,
+                     .n_leases = 2,
+                     .lease_id = {1, 2},
+                     .consumed = {100, 200}};
     uint8_t pl[2048];
     size_t n = sw_msg_put_work(pl, sizeof pl, &w);
     sw_msg_work back;
