@@ -43,6 +43,14 @@ int sw_keys_generate(const char *dir, const char *name, sw_keypair *out, sw_erro
     sw_keypair kp;
     if (zmq_curve_keypair(kp.pub, kp.sec) != 0)
         return sw_errorf(err, SW_ERUNTIME, "keygen: zmq_curve_keypair: %s", zmq_strerror(errno));
+    char parent[4096];
+    pathf(parent, sizeof parent, "%s", dir);
+    for (char *p = parent + 1; *p; p++) /* parents as needed, like mkdir -p */
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(parent, 0755);
+            *p = '/';
+        }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return sw_errorf(err, SW_ERUNTIME, "%s: cannot create folder: %s", dir, strerror(errno));
     char path[4096], text[256];

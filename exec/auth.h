@@ -27,7 +27,8 @@ typedef struct sw_keypair {
 } sw_keypair;
 
 /* Generates a keypair and writes DIR/NAME.key (0600) and DIR/NAME.pub, creating DIR (0700)
- * if needed. *out (may be NULL) receives the keys. SW_ERUNTIME naming the file on failure. */
+ * and its parents if needed. *out (may be NULL) receives the keys. SW_ERUNTIME naming the file on
+ * failure. */
 int sw_keys_generate(const char *dir, const char *name, sw_keypair *out, sw_error *err);
 
 /* Reads a .key file (both keys) or a .pub file (public only; sec left empty). SW_EINPUT names
