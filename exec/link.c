@@ -119,6 +119,7 @@ int sw_xfer_rx_chunk(sw_xfer_rx *rx, sw_peer *p, int64_t round, const sw_msg_chu
         return sw_errorf(err, SW_EINPUT, "message chunk: offset: %llu, expected %llu",
                          (unsigned long long)c->offset, (unsigned long long)rx->received);
     memcpy(rx->buf + c->offset, c->data, c->len);
+    rx->crc_acc = sw_exec_crc32(rx->crc_acc, rx->buf + c->offset, c->len);
     rx->received += c->len;
     sw_msg_ack a = {.received = rx->received};
     uint8_t pl[8];
@@ -128,7 +129,7 @@ int sw_xfer_rx_chunk(sw_xfer_rx *rx, sw_peer *p, int64_t round, const sw_msg_chu
         return rc;
     if (rx->received == rx->total) {
         rx->active = false;
-        uint32_t crc = sw_exec_crc32(0, rx->buf, rx->total);
+        uint32_t crc = rx->crc_acc;
         if (crc != rx->crc)
             return sw_errorf(err, SW_EINPUT,
                              "model transfer: model_crc: 0x%08x, received bytes "

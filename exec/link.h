@@ -54,7 +54,8 @@ typedef struct sw_xfer_rx {
     uint8_t *buf; /* caller-owned destination of `total` bytes */
     uint64_t total;
     uint64_t received;
-    uint32_t crc; /* expected CRC-32 of the whole model */
+    uint32_t crc;     /* expected CRC-32C of the whole model */
+    uint32_t crc_acc; /* CRC-32C of the bytes received so far (computed while they are hot) */
     int64_t round;
     bool active;
 } sw_xfer_rx;
