@@ -81,6 +81,7 @@ Test(faults, agent_killed_mid_round_fails_site_and_round_goes_on, .timeout = 120
     cr_assert_gt(tokens, 0);
     sw_report_data_free(d);
     sw_scenario_free(&sc);
+    test_dir_done(dir);
 }
 
 Test(faults, coordinator_killed_and_restarted_resumes_from_checkpoint, .timeout = 150)
@@ -153,4 +154,5 @@ Test(faults, coordinator_killed_and_restarted_resumes_from_checkpoint, .timeout 
     cr_assert_geq(d->n_global, before + after);
     sw_report_data_free(d);
     sw_scenario_free(&sc);
+    test_dir_done(dir);
 }

@@ -169,6 +169,7 @@ Test(messages, malformed_and_oversized_messages_are_rejected_and_logged, .timeou
     cr_assert_eq(sw_report_open(out, &d, &err), SW_OK, "%s", err.msg);
     sw_report_data_free(d);
     sw_scenario_free(&sc);
+    test_dir_done(dir);
 }
 
 Test(messages, agent_with_unknown_key_cannot_join, .timeout = 120)
@@ -205,4 +206,5 @@ Test(messages, agent_with_unknown_key_cannot_join, .timeout = 120)
     cr_assert_eq(stat(kp, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0600);
     sw_scenario_free(&sc);
+    test_dir_done(dir);
 }

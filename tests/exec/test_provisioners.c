@@ -77,6 +77,7 @@ Test(provisioners, command_provisions_and_releases_sites, .timeout = 120)
     cr_assert_eq(released_a, 1);
     cr_assert_eq(released_b, 1, "the failed site must be released once");
     sw_scenario_free(&sc);
+    test_dir_done(dir);
 }
 
 Test(provisioners, static_agents_join_by_themselves, .timeout = 120)
@@ -131,4 +132,5 @@ Test(provisioners, static_agents_join_by_themselves, .timeout = 120)
     cr_assert_geq(both, 1, "no federated round with both static sites");
     sw_report_data_free(d);
     sw_scenario_free(&sc);
+    test_dir_done(dir);
 }

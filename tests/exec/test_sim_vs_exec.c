@@ -124,4 +124,5 @@ Test(sim_vs_exec, same_engine_decisions, .timeout = 180)
     sw_report_data_free(ds);
     sw_report_data_free(de);
     sw_scenario_free(&sc);
+    test_dir_done(dir);
 }
