@@ -1,0 +1,100 @@
+/* test_exec_cli.c - `spillway exec` end to end through the real binary (its local sites are
+ * `spillway agent` processes), and the usage errors of the exec commands (exit 2, naming the
+ * flag). */
+#include "exec_main.c.inc"
+
+/* Runs `spillway ARGS` through the shell; returns the exit status, stderr in err. */
+static int spillway(const char *args, char *err, size_t cap)
+{
+    const char *bin = getenv("SW_SPILLWAY");
+    char cmd[4096], errf[128];
+    snprintf(errf, sizeof errf, "/tmp/sw-exec-cli-%d.err", (int)getpid());
+    snprintf(cmd, sizeof cmd, "'%s' %s > /dev/null 2> '%s'", bin, args, errf);
+    int st = system(cmd);
+    FILE *f = fopen(errf, "r");
+    size_t n = f ? fread(err, 1, cap - 1, f) : 0;
+    err[n] = '\0';
+    if (f)
+        fclose(f);
+    unlink(errf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void need_binary(void)
+{
+    const char *bin = getenv("SW_SPILLWAY");
+    struct stat st;
+    if (!bin || stat(bin, &st) != 0)
+        cr_skip_test("the spillway binary is not built");
+}
+
+Test(exec_cli, exec_runs_a_scenario_with_agent_processes, .timeout = 120)
+{
+    need_binary();
+    unsetenv("BXFI_MAP"); /* see coord_opts */
+    char dir[512], path[600], args[2000], err[8192];
+    test_dir(dir, sizeof dir, "cli");
+    snprintf(path, sizeof path, "%s/s.yaml", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f,
+            "name: cli\n"
+            "trace: {file: %s/traces/mci_2026-01-11.csv, start: 2026-01-11T17:00:00Z, "
+            "end: 2026-01-11T18:30:00Z}\n"
+            "policy: {kind: always_on}\n"
+            "rounds: {min_duration_s: 600}\n"
+            "model: {tokens: 1.0e6}\n"
+            "exec: {time_compression: 600, preset: tiny, batch: 2, seq: 32}\n"
+            "sites:\n"
+            "  - {name: a, region: CAISO_NORTH, provision_s: 60}\n"
+            "  - {name: b, region: NEM_SA, provision_s: 60}\n",
+            SW_SOURCE_DIR);
+    fclose(f);
+    snprintf(args, sizeof args,
+             "exec '%s' -o '%s/r.h5' --quiet --data '%s/corpus/tinyshakespeare.txt'", path, dir,
+             SW_SOURCE_DIR);
+    cr_assert_eq(spillway(args, err, sizeof err), 0, "%s", err);
+    sw_report_data *d;
+    sw_error e;
+    char out[700];
+    snprintf(out, sizeof out, "%s/r.h5", dir);
+    cr_assert_eq(sw_report_open(out, &d, &e), SW_OK, "%s", e.msg);
+    cr_assert_eq(d->mode, SW_REPORT_EXEC);
+    cr_assert_eq(d->loss_kind, SW_REPORT_LOSS_MEASURED);
+    cr_assert_geq(d->n_rounds, 2);
+    cr_assert_gt(d->summary.tokens, 0);
+    cr_assert_gt(d->sites[0].n_train, 0, "no training rows from site a's agent");
+    cr_assert_lt(d->global[d->n_global - 1].loss, d->global[0].loss, "the model did not learn");
+    sw_report_data_free(d);
+    test_dir_done(dir);
+}
+
+Test(exec_cli, usage_errors_exit_2_naming_the_flag)
+{
+    need_binary();
+    struct {
+        const char *args, *expect;
+    } cases[] = {
+        {"exec", "SCENARIO"},
+        {"exec scenarios/local.yaml --bogus", "--bogus"},
+        {"exec scenarios/local.yaml --heartbeat-timeout 0", "--heartbeat-timeout"},
+        {"coordinator scenarios/local.yaml", "--listen"},
+        {"coordinator scenarios/local.yaml --listen tcp://127.0.0.1:0 --provisioner cloud",
+         "--provisioner"},
+        {"coordinator scenarios/local.yaml --listen tcp://127.0.0.1:0 --provisioner command",
+         "--provision-cmd"},
+        {"agent --site a", "--coordinator"},
+        {"agent --coordinator tcp://127.0.0.1:1", "--site"},
+        {"keygen", "-o"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char err[4096];
+        cr_assert_eq(spillway(cases[i].args, err, sizeof err), 2, "`%s`: %s", cases[i].args, err);
+        cr_assert(strstr(err, cases[i].expect), "`%s`: '%s' lacks %s", cases[i].args, err,
+                  cases[i].expect);
+    }
+    char err[4096];
+    cr_assert_eq(spillway("exec --help", err, sizeof err), 0);
+    cr_assert_eq(spillway("agent --help", err, sizeof err), 0);
+    cr_assert_eq(spillway("coordinator --help", err, sizeof err), 0);
+    cr_assert_eq(spillway("keygen --help", err, sizeof err), 0);
+}
