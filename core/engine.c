@@ -102,6 +102,7 @@ __attribute__((format(printf, 6, 7))) static void record(sw_engine *e, sw_record
     r->site = site;
     r->round = round;
     r->value = value;
+    r->to_state = -1;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->detail, sizeof r->detail, fmt, ap);
@@ -166,6 +167,8 @@ static void set_state(sw_engine *e, size_t i, sw_site_state to, const char *why)
     }
     record(e, SW_REC_STATE, (int)i, round_of(e, i), s->mci, "%s: %s -> %s: %s", s->name,
            sw_site_state_name(from), sw_site_state_name(to), why);
+    if (e->rn > 0 && e->recs[e->rn - 1].kind == SW_REC_STATE)
+        e->recs[e->rn - 1].to_state = (int)to;
 }
 
 static void release(sw_engine *e, size_t i, sw_site_state to, const char *why)

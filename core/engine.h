@@ -123,6 +123,7 @@ typedef struct sw_engine_record {
     int site;      /* -1 if none */
     int64_t round; /* -1 if none */
     double value;  /* meaning depends on kind, see above; NaN if none */
+    int to_state;  /* SW_REC_STATE: the site's new sw_site_state; -1 for other kinds */
     char detail[192];
 } sw_engine_record;
 

@@ -24,6 +24,7 @@
 
 #include "core/aggregate.h"
 #include "core/engine.h"
+#include "core/engine_report.h"
 #include "core/ledger.h"
 #include "core/report.h"
 #include "core/shards.h"
@@ -63,15 +64,6 @@ static const sw_ledger_state ledger_state_of[] = {
     [PH_PROVISIONING] = SW_LEDGER_PROVISIONING, [PH_IDLE] = SW_LEDGER_IDLE,
     [PH_SYNCING] = SW_LEDGER_SYNCING,           [PH_TRAINING] = SW_LEDGER_TRAINING,
     [PH_DRAINING] = SW_LEDGER_DRAINING,
-};
-
-static const sw_report_state report_state_of[] = {
-    [SW_SITE_OFF] = SW_REPORT_STATE_OFF,
-    [SW_SITE_PROVISIONING] = SW_REPORT_STATE_PROVISIONING,
-    [SW_SITE_READY] = SW_REPORT_STATE_READY,
-    [SW_SITE_TRAINING] = SW_REPORT_STATE_TRAINING,
-    [SW_SITE_DRAINING] = SW_REPORT_STATE_DRAINING,
-    [SW_SITE_FAILED] = SW_REPORT_STATE_FAILED,
 };
 
 typedef struct csite {
@@ -139,7 +131,6 @@ typedef struct coord {
     csite *sites;
     size_t n_sites;
     size_t records_seen;
-    sw_site_state *last_state;
     int64_t round_base;
     /* events for the engine */
     sw_event evq[EVQ_MAX];
@@ -319,47 +310,17 @@ static void write_records(coord *c)
     size_t n = sw_engine_record_count(c->engine);
     for (; c->records_seen < n; c->records_seen++) {
         const sw_engine_record *rec = sw_engine_record_at(c->engine, c->records_seen);
-        sw_report_event_kind k;
-        switch (rec->kind) {
-        case SW_REC_POLICY:
-            k = rec->value < c->sc->policy.threshold_g_per_kwh ? SW_REPORT_EV_SIGNAL_BELOW
-                                                               : SW_REPORT_EV_SIGNAL_ABOVE;
-            break;
-        case SW_REC_ROUND_START:
-            k = SW_REPORT_EV_ROUND_START;
-            break;
-        case SW_REC_ROUND_END:
-            k = SW_REPORT_EV_ROUND_END;
-            break;
-        case SW_REC_WORK:
-            k = SW_REPORT_EV_WORK_REPORTED;
-            break;
-        case SW_REC_AGGREGATE:
-            k = SW_REPORT_EV_AGGREGATE;
-            break;
-        case SW_REC_FINISH:
-            k = SW_REPORT_EV_DONE;
-            break;
-        case SW_REC_STATE:
+        if (rec->kind == SW_REC_STATE) {
+            /* at the time the engine decided it, which a busy coordinator may carry out later */
+            state_row(c, (size_t)rec->site, rec->t_s + c->eng_base,
+                      sw_engine_report_state((sw_site_state)rec->to_state));
             continue;
-        default:
-            k = SW_REPORT_EV_NOTE;
-            break;
         }
-        sw_report_event_row row = {.t_s = event_time(c, rec->t_s + c->eng_base),
-                                   .kind = k,
-                                   .site = rec->site,
-                                   .round = rec->round >= 0 ? rec->round + c->round_base : -1,
-                                   .value = rec->value};
-        memcpy(row.detail, rec->detail, sizeof row.detail - 1);
+        sw_report_event_row row =
+            sw_engine_record_event_row(rec, c->sc->policy.threshold_g_per_kwh);
+        row.t_s = event_time(c, rec->t_s + c->eng_base);
+        row.round = rec->round >= 0 ? rec->round + c->round_base : -1;
         sw_journal_event(&c->jr, &row);
-    }
-    for (size_t i = 0; i < c->n_sites; i++) {
-        sw_site_state st = sw_engine_site_state(c->engine, i);
-        if (st != c->last_state[i]) {
-            c->last_state[i] = st;
-            state_row(c, i, sw_engine_now(c->engine) + c->eng_base, report_state_of[st]);
-        }
     }
 }
 
@@ -1329,9 +1290,8 @@ static int setup(coord *c, sw_error *err)
     if (c->n_sites > SW_REPORT_MAX_SITES)
         return sw_errorf(err, SW_EINPUT, "%s: sites: at most %d", sc->name, SW_REPORT_MAX_SITES);
     c->sites = calloc(c->n_sites, sizeof *c->sites);
-    c->last_state = calloc(c->n_sites, sizeof *c->last_state);
     c->esites = calloc(c->n_sites, sizeof *c->esites);
-    if (!c->sites || !c->last_state || !c->esites)
+    if (!c->sites || !c->esites)
         return sw_errorf(err, SW_ERUNTIME, "coordinator: out of memory");
     int rc = setup_signals(c, err);
     if (rc != SW_OK)
@@ -1764,7 +1724,6 @@ int sw_coord_run(const sw_coord_options *o, sw_coord_result *result, sw_error *e
     for (size_t i = 0; c->sites && i < c->n_sites; i++)
         free(c->sites[i].upload);
     free(c->sites);
-    free(c->last_state);
     free(c->esites);
     free(c->global);
     free(c->momentum);

@@ -106,7 +106,6 @@ typedef struct sim_run {
     double round_start_s;
     size_t round_members;
     size_t records_seen;
-    sw_site_state *last_state;
     double best_ppl, last_loss;
     int64_t rounds_done;
     int64_t sync_bytes_total;
@@ -297,25 +296,20 @@ static void event_row(sim_run *r, sw_report_event_kind kind, int site, int64_t r
     sw_report_event(r->rep, &row);
 }
 
-/* Engine records -> /events; engine site states -> /sites/<s>/states. */
+/* Engine records -> /events and /sites/<s>/states, at the times the engine decided them. */
 static void write_records(sim_run *r)
 {
     size_t n = sw_engine_record_count(r->engine);
     for (; r->records_seen < n; r->records_seen++) {
         const sw_engine_record *rec = sw_engine_record_at(r->engine, r->records_seen);
-        if (rec->kind == SW_REC_STATE)
-            continue; /* state changes go to the states tables below */
+        if (rec->kind == SW_REC_STATE) {
+            sw_report_site_state(r->rep, rec->site, rec->t_s,
+                                 sw_engine_report_state((sw_site_state)rec->to_state));
+            continue;
+        }
         sw_report_event_row row =
             sw_engine_record_event_row(rec, r->sc->policy.threshold_g_per_kwh);
         sw_report_event(r->rep, &row);
-    }
-    for (size_t i = 0; i < r->n_sites; i++) {
-        sw_site_state st = sw_engine_site_state(r->engine, i);
-        if (st != r->last_state[i]) {
-            r->last_state[i] = st;
-            sw_report_site_state(r->rep, (int)i, sw_engine_now(r->engine),
-                                 sw_engine_report_state(st));
-        }
     }
 }
 
@@ -595,10 +589,9 @@ static int setup(sim_run *r, sw_error *err)
         return sw_errorf(err, SW_EINPUT, "%s: sites: at most %d sites, got %zu", sc->name,
                          SW_REPORT_MAX_SITES, r->n_sites);
     r->sites = calloc(r->n_sites, sizeof *r->sites);
-    r->last_state = calloc(r->n_sites, sizeof *r->last_state);
     sw_engine_site *es = calloc(r->n_sites, sizeof *es);
     sw_platform_site *ps = calloc(r->n_sites, sizeof *ps);
-    if (!r->sites || !r->last_state || !es || !ps) {
+    if (!r->sites || !es || !ps) {
         free(es);
         free(ps);
         return sw_errorf(err, SW_ERUNTIME, "sim: out of memory");
@@ -883,7 +876,6 @@ int sw_sim_run(const sw_scenario *sc, const sw_sim_options *opt, sw_sim_result *
     sw_ledger_destroy(r->ledger);
     sw_trace_destroy(r->trace);
     free(r->sites);
-    free(r->last_state);
     free(r);
     return rc;
 }
