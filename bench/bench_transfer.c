@@ -2,14 +2,7 @@
  * TCP copy of the same bytes, with and without CURVE; and, given an exec report, the per-round
  * synchronization cost and the sites' time split between training, synchronization and idling.
  *
- * Build (after building sw_exec and its dependencies in build-NAME):
- *   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -I. bench/bench_transfer.c \
- *      build-NAME/exec/libsw_exec.a build-NAME/core/libsw_core.a build-NAME/kernels/libsw_kernels.a
- * \
- *      -I/usr/include/hdf5/serial -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -lzmq -lpthread
- * -lm \ -o build-NAME/bench_transfer Run: build-NAME/bench_transfer [MB] [repeats]        #
- * transfers (default 100 MB, 5 repeats) build-NAME/bench_transfer --report REPORT.h5     # sync
- * cost and time shares of an exec run
+ * Build and run: see bench/README.md (section bench_transfer).
  *
  * Every transfer is one model of MB megabytes from a sender thread to a receiver thread in the
  * same process over tcp://127.0.0.1 (separate ZeroMQ contexts, as two processes would have):
