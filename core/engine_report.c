@@ -1,6 +1,8 @@
 /* engine_report.c - engine records and states as report rows (see engine_report.h). */
 #include "core/engine_report.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 sw_report_event_kind sw_engine_record_event_kind(const sw_engine_record *rec,
@@ -57,4 +59,30 @@ sw_report_state sw_engine_report_state(sw_site_state s)
     default:
         return SW_REPORT_STATE_OFF;
     }
+}
+
+int sw_report_add_trace_signal(sw_report *rep, const sw_trace *t, size_t region,
+                               double start_unix_s, double end_s)
+{
+    size_t n = sw_trace_length(t, region);
+    const double *tt = sw_trace_times(t, region), *vv = sw_trace_values(t, region);
+    double *ts = malloc((n + 1) * sizeof *ts), *vs = malloc((n + 1) * sizeof *vs);
+    if (!ts || !vs) {
+        free(ts);
+        free(vs);
+        return SW_ERUNTIME;
+    }
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++) {
+        double t_s = tt[k] - start_unix_s;
+        bool superseded = k + 1 < n && tt[k + 1] - start_unix_s <= 0; /* before the start */
+        if (t_s >= end_s || superseded)
+            continue;
+        ts[m] = fmax(t_s, 0);
+        vs[m++] = vv[k];
+    }
+    int rc = sw_report_add_signal(rep, sw_trace_region_name(t, region), ts, vs, m);
+    free(ts);
+    free(vs);
+    return rc;
 }

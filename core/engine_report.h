@@ -16,6 +16,12 @@ sw_report_event_kind sw_engine_record_event_kind(const sw_engine_record *rec,
 sw_report_event_row sw_engine_record_event_row(const sw_engine_record *rec,
                                                double threshold_g_per_kwh);
 
+/* Stores region `region` of trace t as the report's /signals/<region>: the step series as the
+ * run saw it, in run seconds (trace time start_unix_s is t_s = 0) over [0, end_s): the value
+ * in force at the start comes first at t_s = 0. */
+int sw_report_add_trace_signal(sw_report *rep, const sw_trace *t, size_t region,
+                               double start_unix_s, double end_s);
+
 /* The /sites/<s>/states value of an engine site state. */
 sw_report_state sw_engine_report_state(sw_site_state s);
 

@@ -1164,22 +1164,7 @@ static void write_signals(coord *c)
             used |= c->sites[i].region == reg;
         if (!used)
             continue;
-        size_t n = sw_trace_length(c->trace, reg);
-        const double *tt = sw_trace_times(c->trace, reg), *vv = sw_trace_values(c->trace, reg);
-        double *ts = malloc((n + 1) * sizeof *ts), *vs = malloc((n + 1) * sizeof *vs);
-        size_t m = 0;
-        for (size_t k = 0; ts && vs && k < n; k++) {
-            double t = tt[k] - c->start_unix_s;
-            bool next_in = k + 1 < n && tt[k + 1] - c->start_unix_s <= 0;
-            if (t >= c->end_s || next_in)
-                continue;
-            ts[m] = fmax(t, 0);
-            vs[m++] = vv[k];
-        }
-        if (ts && vs)
-            sw_report_add_signal(c->rep, sw_trace_region_name(c->trace, reg), ts, vs, m);
-        free(ts);
-        free(vs);
+        sw_report_add_trace_signal(c->rep, c->trace, reg, c->start_unix_s, c->end_s);
     }
 }
 

@@ -748,22 +748,7 @@ static void write_signals(sim_run *r, double end_s)
             used |= r->sites[i].region == reg;
         if (!used)
             continue;
-        size_t n = sw_trace_length(r->trace, reg);
-        const double *tt = sw_trace_times(r->trace, reg), *vv = sw_trace_values(r->trace, reg);
-        double *ts = malloc((n + 1) * sizeof *ts), *vs = malloc((n + 1) * sizeof *vs);
-        size_t m = 0;
-        for (size_t k = 0; ts && vs && k < n; k++) {
-            double t = tt[k] - r->start_unix_s;
-            bool next_in = k + 1 < n && tt[k + 1] - r->start_unix_s <= 0;
-            if (t >= end_s || next_in)
-                continue;
-            ts[m] = fmax(t, 0);
-            vs[m++] = vv[k];
-        }
-        if (ts && vs)
-            sw_report_add_signal(r->rep, sw_trace_region_name(r->trace, reg), ts, vs, m);
-        free(ts);
-        free(vs);
+        sw_report_add_trace_signal(r->rep, r->trace, reg, r->start_unix_s, end_s);
     }
 }
 

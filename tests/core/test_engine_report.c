@@ -1,7 +1,10 @@
 /* test_engine_report.c - engine records and states map to the report's event kinds and
  * states the same way for every driver. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/engine_report.h"
 
@@ -52,4 +55,40 @@ Test(engine_report, states)
     cr_assert_eq(sw_engine_report_state(SW_SITE_TRAINING), SW_REPORT_STATE_TRAINING);
     cr_assert_eq(sw_engine_report_state(SW_SITE_DRAINING), SW_REPORT_STATE_DRAINING);
     cr_assert_eq(sw_engine_report_state(SW_SITE_FAILED), SW_REPORT_STATE_FAILED);
+}
+
+Test(engine_report, trace_signal_clipped_to_the_run)
+{
+    /* 10-minute steps from t0: 50, 150, 20, 80. A run starting 5 min after t0 and lasting
+     * 20 min sees 50 (from 0), 150 (from 5 min), 20 (from 15 min). */
+    double t[] = {0, 600, 1200, 1800}, v[] = {50, 150, 20, 80};
+    double t0 = 1.7e9;
+    for (int i = 0; i < 4; i++)
+        t[i] += t0;
+    sw_trace *tr;
+    sw_error err;
+    cr_assert_eq(sw_trace_from_arrays("R", t, v, 4, 600, &tr, &err), SW_OK, "%s", err.msg);
+    char dir[] = "/tmp/sw-test-er-XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/r.h5", dir);
+    sw_report_meta meta = {.mode = SW_REPORT_SIM, .scenario_name = "x"};
+    sw_report *rep;
+    cr_assert_eq(sw_report_create(path, &meta, &rep, &err), SW_OK, "%s", err.msg);
+    cr_assert_eq(sw_report_add_trace_signal(rep, tr, 0, t0 + 300, 1200), SW_OK);
+    sw_report_summary sum = {.final_ppl = 1};
+    sw_report_set_summary(rep, &sum);
+    cr_assert_eq(sw_report_close(rep, &err), SW_OK, "%s", err.msg);
+    sw_report_data *d;
+    cr_assert_eq(sw_report_open(path, &d, &err), SW_OK, "%s", err.msg);
+    cr_assert_eq(d->n_signals, 1);
+    cr_assert_eq(d->signals[0].n, 3);
+    double et[] = {0, 300, 900}, ev[] = {50, 150, 20};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(d->signals[0].rows[i].t_s, et[i], "row %d", i);
+        cr_assert_eq(d->signals[0].rows[i].mci_g_per_kwh, ev[i], "row %d", i);
+    }
+    sw_report_data_free(d);
+    sw_trace_destroy(tr);
+    unlink(path);
+    rmdir(dir);
 }
