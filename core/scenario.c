@@ -1262,7 +1262,8 @@ int sw_scenario_resolve_trace(sw_scenario *s, const sw_trace *t, sw_error *err)
     return rc;
 }
 
-static int resolve_with(sw_scenario *s, const sw_trace *t, sw_error *err)
+int sw_scenario_run_span(const sw_scenario *s, const sw_trace *t, double *start_unix_s,
+                         double *end_unix_s, sw_error *err)
 {
     char list[512] = "";
     size_t used = 0;
@@ -1301,9 +1302,20 @@ static int resolve_with(sw_scenario *s, const sw_trace *t, sw_error *err)
                          "span [%s, %s] common to the regions used in trace %s",
                          s->name, a, b, c, d, s->trace.file);
     }
-    s->trace.start_unix_s = run_start;
-    s->trace.end_unix_s = run_end;
-    int rc = emit_resolved(s, err);
+    *start_unix_s = run_start;
+    *end_unix_s = run_end;
+    return SW_OK;
+}
+
+static int resolve_with(sw_scenario *s, const sw_trace *t, sw_error *err)
+{
+    double start, end;
+    int rc = sw_scenario_run_span(s, t, &start, &end, err);
+    if (rc != SW_OK)
+        return rc;
+    s->trace.start_unix_s = start;
+    s->trace.end_unix_s = end;
+    rc = emit_resolved(s, err);
     if (rc == SW_OK)
         sw_error_clear(err);
     return rc;

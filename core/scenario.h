@@ -173,6 +173,11 @@ void sw_scenario_free(sw_scenario *s);
  * < end. Regenerates resolved_yaml. SW_EINPUT with a message naming the key. */
 int sw_scenario_resolve_trace(sw_scenario *s, const sw_trace *t, sw_error *err);
 
+/* The checks of sw_scenario_resolve_trace without changing s: the run's span [*start_unix_s,
+ * *end_unix_s) on trace t (the trace the run uses, derived regions included). For drivers. */
+int sw_scenario_run_span(const sw_scenario *s, const sw_trace *t, double *start_unix_s,
+                         double *end_unix_s, sw_error *err);
+
 /* The convergence parameters of the scenario: sw_convergence_d20_defaults overridden by the
  * non-zero values of s->model.convergence, schedule_tokens defaulting to s->model.tokens. */
 void sw_scenario_convergence_params(const sw_scenario *s, sw_convergence_params *out);

@@ -1137,22 +1137,14 @@ static int setup_signals(coord *c, sw_error *err)
         rc = sw_scenario_apply_derive(sc, &c->trace, err);
     if (rc != SW_OK)
         return rc;
-    double t0 = INFINITY, t1 = -INFINITY;
-    for (size_t i = 0; i < c->n_sites; i++) {
-        int reg = sw_trace_region_index(c->trace, sc->sites[i].region);
-        if (reg < 0)
-            return sw_errorf(err, SW_EINPUT, "%s: sites[%zu].region: '%s' is not a region of %s",
-                             sc->name, i, sc->sites[i].region, sc->trace.file);
-        c->sites[i].region = (size_t)reg;
-        t0 = fmin(t0, sw_trace_start(c->trace, (size_t)reg));
-        t1 = fmax(t1, sw_trace_end(c->trace, (size_t)reg));
-    }
-    c->start_unix_s = isnan(sc->trace.start_unix_s) ? t0 : sc->trace.start_unix_s;
-    double end_unix_s = isnan(sc->trace.end_unix_s) ? t1 : sc->trace.end_unix_s;
-    c->end_s = end_unix_s - c->start_unix_s;
-    if (!(c->end_s > 0))
-        return sw_errorf(err, SW_EINPUT, "%s: trace.end: the run must end after it starts",
-                         sc->name);
+    /* The run's span (by default: when every region used has a signal), checked in core. */
+    double end_unix_s;
+    rc = sw_scenario_run_span(sc, c->trace, &c->start_unix_s, &end_unix_s, err);
+    if (rc != SW_OK)
+        return rc;
+    for (size_t i = 0; i < c->n_sites; i++)
+        c->sites[i].region = (size_t)sw_trace_region_index(c->trace, sc->sites[i].region);
+    c->end_s = end_unix_s - c->start_unix_s; /* > 0: checked by sw_scenario_run_span */
     return SW_OK;
 }
 

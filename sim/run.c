@@ -597,34 +597,26 @@ static int setup(sim_run *r, sw_error *err)
         return sw_errorf(err, SW_ERUNTIME, "sim: out of memory");
     }
 
-    /* The run spans the time every site's region has a signal, unless the scenario says
-     * otherwise. */
-    double t0 = -INFINITY, t1 = INFINITY;
-    for (size_t i = 0; i < r->n_sites; i++) {
-        int reg = sw_trace_region_index(r->trace, sc->sites[i].region);
-        if (reg < 0) {
-            free(es);
-            free(ps);
-            return sw_errorf(err, SW_EINPUT, "%s: sites[%zu].region: '%s' is not a region of %s",
-                             sc->name, i, sc->sites[i].region, sc->trace.file);
-        }
-        r->sites[i].region = (size_t)reg;
-        t0 = fmax(t0, sw_trace_start(r->trace, (size_t)reg));
-        t1 = fmin(t1, sw_trace_end(r->trace, (size_t)reg));
+    /* The run's span (by default: when every region used has a signal), checked in core. */
+    double end_unix_s;
+    rc = sw_scenario_run_span(sc, r->trace, &r->start_unix_s, &end_unix_s, err);
+    if (rc != SW_OK) {
+        free(es);
+        free(ps);
+        return rc;
     }
-    r->start_unix_s = isnan(sc->trace.start_unix_s) ? t0 : sc->trace.start_unix_s;
-    double end_unix_s = isnan(sc->trace.end_unix_s) ? t1 : fmin(t1, sc->trace.end_unix_s);
+    for (size_t i = 0; i < r->n_sites; i++)
+        r->sites[i].region = (size_t)sw_trace_region_index(r->trace, sc->sites[i].region);
     /* At the horizon the engine ends the running round; the sites then finish their chunk and
      * return their work, which must still fall inside the trace for the carbon integral. The
      * engine's horizon is therefore that much earlier than the end of the signal. */
-    double wind_down_s = sc->model.log_interval_s + sc->rounds.aggregate_s +
-                         4.0 * sc->model.params / (sc->network.wan_gbps * 1e9 / 8) +
-                         sc->network.wan_latency_ms * 1e-3 + sc->rounds.return_s + 1.0;
+    double finish_s = fmax(sc->rounds.return_s, 0); /* return, or a drain when released */
     for (size_t i = 0; i < r->n_sites; i++)
-        wind_down_s =
-            fmax(wind_down_s, sc->model.log_interval_s + sc->rounds.aggregate_s +
-                                  4.0 * sc->model.params / (sc->network.wan_gbps * 1e9 / 8) +
-                                  sc->network.wan_latency_ms * 1e-3 + sc->sites[i].drain_s + 1.0);
+        finish_s = fmax(finish_s, sc->sites[i].drain_s);
+    double transfer_s = 4.0 * sc->model.params / (sc->network.wan_gbps * 1e9 / 8) +
+                        sc->network.wan_latency_ms * 1e-3;
+    double wind_down_s =
+        sc->model.log_interval_s + finish_s + transfer_s + sc->rounds.aggregate_s + 1.0;
     r->end_s = end_unix_s - r->start_unix_s - wind_down_s;
     if (!(r->end_s > 0)) {
         free(es);
