@@ -86,3 +86,38 @@ int sw_report_add_trace_signal(sw_report *rep, const sw_trace *t, size_t region,
     free(vs);
     return rc;
 }
+
+int sw_ledger_report_summary(const sw_ledger *l, sw_report_summary *sum, sw_error *err)
+{
+    sw_ledger_totals tot, by[SW_LEDGER_STATE_COUNT];
+    int rc = sw_ledger_query(l, SW_LEDGER_ALL_SITES, SW_LEDGER_ALL_STATES, &tot, err);
+    for (int st = 0; rc == SW_OK && st < SW_LEDGER_STATE_COUNT; st++)
+        rc = sw_ledger_query(l, SW_LEDGER_ALL_SITES, st, &by[st], err);
+    if (rc != SW_OK)
+        return rc;
+    sum->gpu_hours = tot.gpu_hours;
+    sum->energy_kwh = tot.energy_kwh;
+    sum->energy_provisioning_kwh = by[SW_LEDGER_PROVISIONING].energy_kwh;
+    sum->energy_idle_kwh = by[SW_LEDGER_IDLE].energy_kwh;
+    sum->energy_training_kwh = by[SW_LEDGER_TRAINING].energy_kwh;
+    sum->energy_syncing_kwh = by[SW_LEDGER_SYNCING].energy_kwh + by[SW_LEDGER_DRAINING].energy_kwh;
+    sum->curtailed_energy_fraction = tot.curtailed_fraction;
+    sum->carbon_kg = tot.carbon_kg;
+    sum->carbon_attributional_kg = tot.attributional_carbon_kg;
+    return SW_OK;
+}
+
+int sw_ledger_report_site_summary(const sw_ledger *l, size_t site, sw_report_site_summary *ss,
+                                  sw_error *err)
+{
+    sw_ledger_totals t;
+    int rc = sw_ledger_query(l, site, SW_LEDGER_ALL_STATES, &t, err);
+    if (rc != SW_OK)
+        return rc;
+    ss->up_h = t.duration_s / 3600.0;
+    ss->gpu_hours = t.gpu_hours;
+    ss->energy_kwh = t.energy_kwh;
+    ss->curtailed_energy_fraction = t.curtailed_fraction;
+    ss->carbon_kg = t.carbon_kg;
+    return SW_OK;
+}

@@ -1561,19 +1561,6 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
     }
     for (size_t i = 0; i < c->n_sites; i++)
         sw_prov_cleanup(&c->sites[i].prov);
-    sw_ledger_totals tot;
-    sw_error e2;
-    int rc = sw_ledger_query(c->ledger, SW_LEDGER_ALL_SITES, SW_LEDGER_ALL_STATES, &tot, &e2);
-    if (rc != SW_OK) {
-        *err = e2;
-        return rc;
-    }
-    double by_state_kwh[SW_LEDGER_STATE_COUNT];
-    for (int st = 0; st < SW_LEDGER_STATE_COUNT; st++) {
-        sw_ledger_totals t;
-        sw_ledger_query(c->ledger, SW_LEDGER_ALL_SITES, st, &t, &e2);
-        by_state_kwh[st] = t.energy_kwh;
-    }
     double wall[3] = {0, 0, 0}; /* training, synchronizing (and draining), idle: wall s */
     for (size_t i = 0; i < c->n_sites; i++) {
         const csite *s = &c->sites[i];
@@ -1590,15 +1577,6 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
                                  {"rapl_host_energy_kwh", rapl_energy_j(c) / 3.6e6, "kWh"}};
     sw_report_summary sum = {
         .runtime_h = now / 3600.0,
-        .gpu_hours = tot.gpu_hours,
-        .energy_kwh = tot.energy_kwh,
-        .energy_provisioning_kwh = by_state_kwh[SW_LEDGER_PROVISIONING],
-        .energy_idle_kwh = by_state_kwh[SW_LEDGER_IDLE],
-        .energy_training_kwh = by_state_kwh[SW_LEDGER_TRAINING],
-        .energy_syncing_kwh = by_state_kwh[SW_LEDGER_SYNCING] + by_state_kwh[SW_LEDGER_DRAINING],
-        .curtailed_energy_fraction = tot.curtailed_fraction,
-        .carbon_kg = tot.carbon_kg,
-        .carbon_attributional_kg = NAN,
         .final_loss = c->last_loss,
         .final_ppl = exp(c->last_loss),
         .best_ppl = isfinite(c->best_ppl) ? c->best_ppl : exp(c->last_loss),
@@ -1608,18 +1586,16 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
         .extras = extras,
         .n_extras = c->rapl ? 7 : 6,
     };
+    int rc = sw_ledger_report_summary(c->ledger, &sum, err);
+    if (rc != SW_OK)
+        return rc;
     sw_report_set_summary(c->rep, &sum);
     for (size_t i = 0; i < c->n_sites; i++) {
         csite *s = &c->sites[i];
-        sw_ledger_totals st;
-        sw_ledger_query(c->ledger, s->ledger_site, SW_LEDGER_ALL_STATES, &st, &e2);
-        sw_report_site_summary ss = {.up_h = st.duration_s / 3600.0,
-                                     .training_h = s->training_s / 3600.0,
-                                     .gpu_hours = st.gpu_hours,
-                                     .energy_kwh = st.energy_kwh,
-                                     .curtailed_energy_fraction = st.curtailed_fraction,
-                                     .carbon_kg = st.carbon_kg,
+        sw_report_site_summary ss = {.training_h = s->training_s / 3600.0,
                                      .tokens = s->tokens_total};
+        if ((rc = sw_ledger_report_site_summary(c->ledger, s->ledger_site, &ss, err)) != SW_OK)
+            return rc;
         sw_report_set_site_summary(c->rep, (int)i, &ss);
     }
     if (res) {

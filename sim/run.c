@@ -746,33 +746,11 @@ static void write_signals(sim_run *r, double end_s)
 
 static int finish(sim_run *r, sw_sim_result *res, sw_error *err)
 {
-    sw_ledger_totals tot;
-    sw_error e2;
-    int rc = sw_ledger_query(r->ledger, SW_LEDGER_ALL_SITES, SW_LEDGER_ALL_STATES, &tot, &e2);
-    if (rc != SW_OK) {
-        *err = e2;
-        return rc;
-    }
-    double by_state_kwh[SW_LEDGER_STATE_COUNT];
-    for (int st = 0; st < SW_LEDGER_STATE_COUNT; st++) {
-        sw_ledger_totals t;
-        sw_ledger_query(r->ledger, SW_LEDGER_ALL_SITES, st, &t, &e2);
-        by_state_kwh[st] = t.energy_kwh;
-    }
     double runtime_s = fmax(sw_engine_now(r->engine), r->finished_s);
     double final_loss = sw_convergence_global_loss(&r->conv);
     write_signals(r, runtime_s);
     sw_report_summary sum = {
         .runtime_h = runtime_s / 3600.0,
-        .gpu_hours = tot.gpu_hours,
-        .energy_kwh = tot.energy_kwh,
-        .energy_provisioning_kwh = by_state_kwh[SW_LEDGER_PROVISIONING],
-        .energy_idle_kwh = by_state_kwh[SW_LEDGER_IDLE],
-        .energy_training_kwh = by_state_kwh[SW_LEDGER_TRAINING],
-        .energy_syncing_kwh = by_state_kwh[SW_LEDGER_SYNCING] + by_state_kwh[SW_LEDGER_DRAINING],
-        .curtailed_energy_fraction = tot.curtailed_fraction,
-        .carbon_kg = tot.carbon_kg,
-        .carbon_attributional_kg = NAN,
         .final_loss = final_loss,
         .final_ppl = exp(final_loss),
         .best_ppl = isfinite(r->best_ppl) ? r->best_ppl : exp(final_loss),
@@ -782,18 +760,16 @@ static int finish(sim_run *r, sw_sim_result *res, sw_error *err)
         .extras = r->opt->extras,
         .n_extras = r->opt->n_extras,
     };
+    int rc = sw_ledger_report_summary(r->ledger, &sum, err);
+    if (rc != SW_OK)
+        return rc;
     sw_report_set_summary(r->rep, &sum);
     for (size_t i = 0; i < r->n_sites; i++) {
         site_rt *s = &r->sites[i];
-        sw_ledger_totals st;
-        sw_ledger_query(r->ledger, s->ledger_site, SW_LEDGER_ALL_STATES, &st, &e2);
-        sw_report_site_summary ss = {.up_h = st.duration_s / 3600.0,
-                                     .training_h = s->training_s / 3600.0,
-                                     .gpu_hours = st.gpu_hours,
-                                     .energy_kwh = st.energy_kwh,
-                                     .curtailed_energy_fraction = st.curtailed_fraction,
-                                     .carbon_kg = st.carbon_kg,
+        sw_report_site_summary ss = {.training_h = s->training_s / 3600.0,
                                      .tokens = (int64_t)s->tokens_total};
+        if ((rc = sw_ledger_report_site_summary(r->ledger, s->ledger_site, &ss, err)) != SW_OK)
+            return rc;
         sw_report_set_site_summary(r->rep, (int)i, &ss);
     }
     if (res) {

@@ -1,6 +1,7 @@
 /* test_engine_report.c - engine records and states map to the report's event kinds and
  * states the same way for every driver. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,4 +92,40 @@ Test(engine_report, trace_signal_clipped_to_the_run)
     sw_trace_destroy(tr);
     unlink(path);
     rmdir(dir);
+}
+
+Test(engine_report, ledger_figures_of_the_summary)
+{
+    /* One site, 4 GPUs, constant 50 g/kWh: 1 h provisioning at 500 W, 2 h training at 2000 W,
+     * 0.5 h draining at 500 W -> 0.5 + 4 + 0.25 kWh, 4.75 kWh x 50 g = 237.5 g. */
+    double t[] = {0, 36000}, v[] = {50, 50};
+    sw_trace *tr;
+    sw_error err;
+    cr_assert_eq(sw_trace_from_arrays("R", t, v, 2, 36000, &tr, &err), SW_OK, "%s", err.msg);
+    sw_ledger *l;
+    cr_assert_eq(sw_ledger_create(0, 100, &l, &err), SW_OK, "%s", err.msg);
+    sw_ledger_site_config sc = {.name = "a", .marginal = tr, .marginal_region = 0, .gpus = 4};
+    size_t site;
+    cr_assert_eq(sw_ledger_add_site(l, &sc, &site, &err), SW_OK, "%s", err.msg);
+    cr_assert_eq(sw_ledger_add(l, site, SW_LEDGER_PROVISIONING, 0, 3600, 500, &err), SW_OK);
+    cr_assert_eq(sw_ledger_add(l, site, SW_LEDGER_TRAINING, 3600, 10800, 2000, &err), SW_OK);
+    cr_assert_eq(sw_ledger_add(l, site, SW_LEDGER_DRAINING, 10800, 12600, 500, &err), SW_OK);
+    sw_report_summary sum = {.final_ppl = 7};
+    cr_assert_eq(sw_ledger_report_summary(l, &sum, &err), SW_OK, "%s", err.msg);
+    cr_assert_float_eq(sum.energy_kwh, 4.75, 1e-12);
+    cr_assert_float_eq(sum.energy_provisioning_kwh, 0.5, 1e-12);
+    cr_assert_float_eq(sum.energy_training_kwh, 4.0, 1e-12);
+    cr_assert_float_eq(sum.energy_syncing_kwh, 0.25, 1e-12, "draining counts as syncing");
+    cr_assert_float_eq(sum.carbon_kg, 0.2375, 1e-12);
+    cr_assert_float_eq(sum.curtailed_energy_fraction, 1.0, 1e-12);
+    cr_assert_float_eq(sum.gpu_hours, 4 * 3.5, 1e-12);
+    cr_assert(isnan(sum.carbon_attributional_kg), "no average trace");
+    cr_assert_eq(sum.final_ppl, 7, "other fields untouched");
+    sw_report_site_summary ss = {.tokens = 5};
+    cr_assert_eq(sw_ledger_report_site_summary(l, site, &ss, &err), SW_OK, "%s", err.msg);
+    cr_assert_float_eq(ss.up_h, 3.5, 1e-12);
+    cr_assert_float_eq(ss.energy_kwh, 4.75, 1e-12);
+    cr_assert_eq(ss.tokens, 5);
+    sw_ledger_destroy(l);
+    sw_trace_destroy(tr);
 }
