@@ -4,6 +4,7 @@
  * list and counters under one mutex; the model's parameters belong to the worker while
  * `go` is set or a step is running, and to the main thread otherwise. */
 #include "exec/agent.h"
+#include "exec/fmt.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,18 +27,6 @@
 #include "kernels/data.h"
 #include "kernels/model.h"
 #include "kernels/optim.h"
-
-/* snprintf for paths and messages whose truncation is harmless or checked by the caller
- * (vsnprintf keeps -Wformat-truncation quiet on folder names of unknown length). */
-static void pathf(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pathf(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-}
 
 static double mono_s(void)
 {
@@ -175,7 +164,7 @@ static int send_simple(agent *a, sw_msg_type t, const void *pl, size_t n, sw_err
 static int send_join(agent *a, sw_error *err)
 {
     sw_msg_join j = {.pid = (uint32_t)getpid()};
-    pathf(j.site, sizeof j.site, "%s", a->o->site);
+    sw_pathf(j.site, sizeof j.site, "%s", a->o->site);
     uint8_t pl[128];
     size_t n = sw_msg_put_join(pl, sizeof pl, &j);
     a->last_join = mono_s();
@@ -329,7 +318,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&a->mu);
         if (rc != SW_K_OK) {
             a->worker_rc = SW_ERUNTIME;
-            pathf(a->worker_msg, sizeof a->worker_msg, "training step: %s", ke.msg);
+            sw_pathf(a->worker_msg, sizeof a->worker_msg, "training step: %s", ke.msg);
             a->go = false;
             continue;
         }
@@ -371,7 +360,7 @@ static int on_frame(agent *a, const uint8_t *f, size_t len, sw_error *err)
     case SW_MSG_REJECT: {
         sw_msg_text t;
         if (sw_msg_get_text(p, h.payload_len, &t, &e) != SW_OK)
-            pathf(t.text, sizeof t.text, "(unreadable reason)");
+            sw_pathf(t.text, sizeof t.text, "(unreadable reason)");
         return sw_errorf(err, SW_EINPUT, "coordinator refused site %s: %s", a->o->site, t.text);
     }
     case SW_MSG_HEARTBEAT:
@@ -523,10 +512,10 @@ static int setup_socket(agent *a, sw_error *err)
         char path[4096];
         sw_keypair kp;
         char server[SW_KEY_Z85];
-        pathf(path, sizeof path, "%s/agent.key", a->o->keys_dir);
+        sw_pathf(path, sizeof path, "%s/agent.key", a->o->keys_dir);
         int rc = sw_keys_load_pair(path, &kp, err);
         if (rc == SW_OK) {
-            pathf(path, sizeof path, "%s/coordinator.pub", a->o->keys_dir);
+            sw_pathf(path, sizeof path, "%s/coordinator.pub", a->o->keys_dir);
             rc = sw_keys_load_pub(path, server, err);
         }
         if (rc == SW_OK)

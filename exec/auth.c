@@ -1,5 +1,6 @@
 /* auth.c - CURVE key files and the ZAP allow-list handler (see auth.h). */
 #include "exec/auth.h"
+#include "exec/fmt.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,18 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
-
-/* snprintf for paths and messages whose truncation is harmless or checked by the caller
- * (vsnprintf keeps -Wformat-truncation quiet on folder names of unknown length). */
-static void pathf(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pathf(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-}
 
 static int write_file(const char *path, const char *text, mode_t mode, sw_error *err)
 {
@@ -44,7 +33,7 @@ int sw_keys_generate(const char *dir, const char *name, sw_keypair *out, sw_erro
     if (zmq_curve_keypair(kp.pub, kp.sec) != 0)
         return sw_errorf(err, SW_ERUNTIME, "keygen: zmq_curve_keypair: %s", zmq_strerror(errno));
     char parent[4096];
-    pathf(parent, sizeof parent, "%s", dir);
+    sw_pathf(parent, sizeof parent, "%s", dir);
     for (char *p = parent + 1; *p; p++) /* parents as needed, like mkdir -p */
         if (*p == '/') {
             *p = '\0';
@@ -54,12 +43,12 @@ int sw_keys_generate(const char *dir, const char *name, sw_keypair *out, sw_erro
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return sw_errorf(err, SW_ERUNTIME, "%s: cannot create folder: %s", dir, strerror(errno));
     char path[4096], text[256];
-    pathf(path, sizeof path, "%s/%s.key", dir, name);
-    pathf(text, sizeof text, "public = %s\nsecret = %s\n", kp.pub, kp.sec);
+    sw_pathf(path, sizeof path, "%s/%s.key", dir, name);
+    sw_pathf(text, sizeof text, "public = %s\nsecret = %s\n", kp.pub, kp.sec);
     int rc = write_file(path, text, 0600, err);
     if (rc == SW_OK) {
-        pathf(path, sizeof path, "%s/%s.pub", dir, name);
-        pathf(text, sizeof text, "%s\n", kp.pub);
+        sw_pathf(path, sizeof path, "%s/%s.pub", dir, name);
+        sw_pathf(text, sizeof text, "%s\n", kp.pub);
         rc = write_file(path, text, 0644, err);
     }
     if (rc == SW_OK && out)
@@ -150,7 +139,7 @@ int sw_keys_load_pub(const char *path, char pub[SW_KEY_Z85], sw_error *err)
 int sw_keys_load_authorized(const char *dir, char (**keys)[SW_KEY_Z85], size_t *n, sw_error *err)
 {
     char path[4096];
-    pathf(path, sizeof path, "%s/authorized", dir);
+    sw_pathf(path, sizeof path, "%s/authorized", dir);
     DIR *d = opendir(path);
     if (!d)
         return sw_errorf(err, SW_EINPUT, "%s: cannot open the allow list folder: %s", path,
@@ -174,7 +163,7 @@ int sw_keys_load_authorized(const char *dir, char (**keys)[SW_KEY_Z85], size_t *
             *keys = p;
         }
         char file[4400];
-        pathf(file, sizeof file, "%s/%s", path, e->d_name);
+        sw_pathf(file, sizeof file, "%s/%s", path, e->d_name);
         rc = sw_keys_load_pub(file, (*keys)[*n], err);
         if (rc == SW_OK)
             (*n)++;

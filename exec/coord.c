@@ -7,6 +7,7 @@
  * (an event note at t = 0 and the summary figure power_measured = 0).
  */
 #include "exec/coord.h"
+#include "exec/fmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include "core/aggregate.h"
 #include "core/engine.h"
 #include "core/engine_report.h"
+#include "core/phase.h"
 #include "core/ledger.h"
 #include "core/report.h"
 #include "core/shards.h"
@@ -38,33 +40,6 @@
 #include "kernels/data.h"
 #include "kernels/model.h"
 #include "kernels/train.h"
-
-/* snprintf for paths and messages whose truncation is harmless or checked by the caller
- * (vsnprintf keeps -Wformat-truncation quiet on folder names of unknown length). */
-static void pathf(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pathf(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-}
-
-typedef enum phase {
-    PH_OFF = 0,
-    PH_PROVISIONING,
-    PH_IDLE,
-    PH_SYNCING,
-    PH_TRAINING,
-    PH_DRAINING
-} phase;
-
-static const sw_ledger_state ledger_state_of[] = {
-    [PH_PROVISIONING] = SW_LEDGER_PROVISIONING, [PH_IDLE] = SW_LEDGER_IDLE,
-    [PH_SYNCING] = SW_LEDGER_SYNCING,           [PH_TRAINING] = SW_LEDGER_TRAINING,
-    [PH_DRAINING] = SW_LEDGER_DRAINING,
-};
 
 typedef struct csite {
     int idx;
@@ -91,7 +66,7 @@ typedef struct csite {
     sw_msg_work work;
     double dl_mono0, dl_mono1, ul_mono0, ul_mono1;
     /* power and the ledger */
-    phase ph;
+    sw_phase ph;
     double ph_t0;
     double ph_mono0;
     sw_report_state rep_state;
@@ -99,7 +74,7 @@ typedef struct csite {
     /* totals */
     int64_t steps_total, tokens_total;
     double training_s;
-    double wall_by_phase[6];
+    double wall_by_phase[SW_PHASE_COUNT];
 } csite;
 
 #define EVQ_MAX 256
@@ -266,40 +241,28 @@ static void event_row(coord *c, double t_s, sw_report_event_kind kind, int site,
     sw_report_event_row row = {
         .t_s = t_s, .kind = kind, .site = site, .round = round, .value = value};
     if (detail)
-        pathf(row.detail, sizeof row.detail, "%s", detail);
+        sw_pathf(row.detail, sizeof row.detail, "%s", detail);
     sw_journal_event(&c->jr, &row);
 }
 
-static double phase_power_w(const csite *s, phase p)
-{
-    switch (p) {
-    case PH_OFF:
-        return s->sc->power_w.off;
-    case PH_TRAINING:
-        return s->sc->power_w.train;
-    default:
-        return s->sc->power_w.idle;
-    }
-}
-
 /* Closes the site's current phase (energy to the ledger) and opens p at run time now. */
-static void set_phase_at(coord *c, csite *s, phase p, double now)
+static void set_phase_at(coord *c, csite *s, sw_phase p, double now)
 {
-    if (s->ph != PH_OFF && now > s->ph_t0)
-        sw_journal_energy(&c->jr, s->ledger_site, ledger_state_of[s->ph], s->ph_t0, now,
-                          phase_power_w(s, s->ph));
+    if (s->ph != SW_PHASE_OFF && now > s->ph_t0)
+        sw_journal_energy(&c->jr, s->ledger_site, sw_phase_ledger_state(s->ph), s->ph_t0, now,
+                          sw_phase_power_w(s->sc, s->ph));
     double m = mono_s();
     s->wall_by_phase[s->ph] += m - s->ph_mono0;
-    if (s->ph == PH_TRAINING)
+    if (s->ph == SW_PHASE_TRAINING)
         s->training_s += now - s->ph_t0;
     if (p != s->ph)
-        sw_journal_power(&c->jr, s->idx, now, phase_power_w(s, p));
+        sw_journal_power(&c->jr, s->idx, now, sw_phase_power_w(s->sc, p));
     s->ph = p;
     s->ph_t0 = now;
     s->ph_mono0 = m;
 }
 
-static void set_phase(coord *c, csite *s, phase p)
+static void set_phase(coord *c, csite *s, sw_phase p)
 {
     set_phase_at(c, s, p, fmax(run_t(c), s->ph_t0));
 }
@@ -337,7 +300,7 @@ static void push_event(coord *c, double t_s, sw_event_kind kind, int site, int64
     c->evq[k] = (sw_event){.kind = kind, .site = site, .round = round, .tokens = tokens};
     c->evq_t[k] = t_s;
     if (detail) {
-        pathf(c->evq_detail[k], sizeof c->evq_detail[k], "%s", detail);
+        sw_pathf(c->evq_detail[k], sizeof c->evq_detail[k], "%s", detail);
         c->evq[k].detail = c->evq_detail[k];
     }
 }
@@ -377,7 +340,7 @@ static void site_failed(coord *c, csite *s, const char *why)
     if (returned)
         clog_(c, "site %s: %zu data lease(s) returned to the pool", s->sc->name, returned);
     sw_prov_down(&c->prov, s->sc->name, &s->prov, true, mono_s(), &e);
-    set_phase(c, s, PH_OFF);
+    set_phase(c, s, SW_PHASE_OFF);
     s->joined = s->member = s->provisioning = false;
     s->have_work = s->have_upload = false;
     s->tx.active = s->rx.active = false;
@@ -397,8 +360,8 @@ static void send_welcome(coord *c, csite *s)
         .window_chunks = c->o->window_chunks,
         .seed = c->sc->seed,
         .lr = c->o->lr};
-    pathf(w.preset, sizeof w.preset, "%s", c->sc->exec.preset);
-    pathf(w.data_path, sizeof w.data_path, "%s", c->o->data_path);
+    sw_pathf(w.preset, sizeof w.preset, "%s", c->sc->exec.preset);
+    sw_pathf(w.data_path, sizeof w.data_path, "%s", c->o->data_path);
     uint8_t pl[512];
     size_t n = sw_msg_put_welcome(pl, sizeof pl, &w);
     send_to(c, s, SW_MSG_WELCOME, -1, pl, n);
@@ -428,10 +391,10 @@ static void on_join(coord *c, const uint8_t *id, size_t id_len, const sw_msg_hea
         why = "site is not being provisioned";
     if (why) {
         char msg[200];
-        pathf(msg, sizeof msg, "join of '%s' refused: %s", j.site, why);
+        sw_pathf(msg, sizeof msg, "join of '%s' refused: %s", j.site, why);
         reject(c, j.site, msg);
         sw_msg_text t;
-        pathf(t.text, sizeof t.text, "%s", why);
+        sw_pathf(t.text, sizeof t.text, "%s", why);
         uint8_t pl[SW_PROTO_TEXT_MAX];
         sw_msg_put_text(pl, sizeof pl, &t);
         sw_link_send(&tmp, SW_MSG_REJECT, -1, pl, sizeof pl, false, &e);
@@ -458,8 +421,8 @@ static void work_complete(coord *c, csite *s)
         if (!sw_shards_lease_find(c->shards, w->lease_id[i], &l) || l.site != (uint32_t)s->idx ||
             w->consumed[i] > l.end_token - l.begin_token) {
             char msg[160];
-            pathf(msg, sizeof msg, "work: lease %llu is not this site's or over-consumed",
-                  (unsigned long long)w->lease_id[i]);
+            sw_pathf(msg, sizeof msg, "work: lease %llu is not this site's or over-consumed",
+                     (unsigned long long)w->lease_id[i]);
             reject(c, s->sc->name, msg);
             site_failed(c, s, "inconsistent work report");
             return;
@@ -473,7 +436,7 @@ static void work_complete(coord *c, csite *s)
     sw_shards_site_left(c->shards, (uint32_t)s->idx, NULL, &e);
     s->have_upload = true;
     s->ul_mono1 = mono_s();
-    set_phase(c, s, PH_IDLE);
+    set_phase(c, s, SW_PHASE_IDLE);
     push_event(c, run_t(c), SW_EV_WORK_REPORTED, s->idx, s->round, w->tokens, NULL);
 }
 
@@ -507,9 +470,9 @@ static void on_site_msg(coord *c, csite *s, const sw_msg_header *h, const uint8_
         }
         if ((rc = sw_xfer_tx_ack(&s->tx, &a, &e)) != SW_OK)
             break;
-        if (sw_xfer_tx_done(&s->tx) && s->ph == PH_SYNCING && !s->have_work) {
+        if (sw_xfer_tx_done(&s->tx) && s->ph == SW_PHASE_SYNCING && !s->have_work) {
             s->dl_mono1 = mono_s();
-            set_phase(c, s, PH_TRAINING);
+            set_phase(c, s, SW_PHASE_TRAINING);
         } else if ((rc = sw_xfer_tx_pump(&s->tx, &s->peer, &e)) != SW_OK) {
             clog_(c, "site %s: %s", s->sc->name, e.msg);
             return;
@@ -565,8 +528,8 @@ static void on_site_msg(coord *c, csite *s, const sw_msg_header *h, const uint8_
         }
         s->have_work = true;
         s->ul_mono0 = mono_s();
-        if (s->ph == PH_TRAINING)
-            set_phase(c, s, PH_SYNCING);
+        if (s->ph == SW_PHASE_TRAINING)
+            set_phase(c, s, SW_PHASE_SYNCING);
         sw_xfer_rx_start(&s->rx, s->upload, s->work.model_bytes, s->work.model_crc, s->round);
         return;
     }
@@ -680,7 +643,7 @@ static void *eval_main(void *arg)
     c->eval_rc = sw_evaluate(c->eval_model, c->text.bytes, c->val, c->sc->exec.batch,
                              c->sc->exec.seq, c->o->eval_batches, &loss, &ke);
     if (c->eval_rc != SW_K_OK)
-        pathf(c->eval_msg, sizeof c->eval_msg, "validation: %s", ke.msg);
+        sw_pathf(c->eval_msg, sizeof c->eval_msg, "validation: %s", ke.msg);
     c->eval_loss = loss;
     atomic_store(&c->eval_done, true);
     return NULL;
@@ -782,7 +745,7 @@ static void apply(coord *c, const sw_action *a)
         s->provisioning = true;
         s->prov_t_s = a->t_s + c->eng_base;
         s->prov_mono = mono_s();
-        set_phase(c, s, PH_PROVISIONING);
+        set_phase(c, s, SW_PHASE_PROVISIONING);
         event_row(c, now, SW_REPORT_EV_PROVISION, a->site, -1, NAN, NULL);
         clog_(c, "provision %s", s->sc->name);
         if (sw_prov_up(&c->prov, s->sc->name, &s->prov, mono_s(), &e) != SW_OK)
@@ -796,7 +759,7 @@ static void apply(coord *c, const sw_action *a)
         size_t n = sw_msg_put_release(pl, sizeof pl, &r);
         send_to(c, s, SW_MSG_RELEASE, -1, pl, n);
         sw_prov_down(&c->prov, s->sc->name, &s->prov, false, mono_s(), &e);
-        set_phase(c, s, PH_OFF);
+        set_phase(c, s, SW_PHASE_OFF);
         if (!r.stay && s->joined) {
             s->departing = s->peer;
             s->joined = false;
@@ -825,13 +788,14 @@ static void apply(coord *c, const sw_action *a)
             s->round = a->round;
             s->have_work = s->have_upload = false;
             s->dl_mono0 = s->dl_mono1 = s->ul_mono0 = s->ul_mono1 = mono_s();
-            set_phase(c, s, PH_SYNCING);
+            set_phase(c, s, SW_PHASE_SYNCING);
             send_to(c, s, SW_MSG_PLAN, a->round, pl, n);
             sw_xfer_tx_start(&s->tx, c->global, plan.model_bytes, c->o->chunk_bytes,
                              c->o->window_chunks, a->round);
             if (sw_xfer_tx_pump(&s->tx, &s->peer, &e) != SW_OK)
                 clog_(c, "site %s: %s", s->sc->name, e.msg);
-            pathf(who + strlen(who), sizeof who - strlen(who), "%s%s", i ? ", " : "", s->sc->name);
+            sw_pathf(who + strlen(who), sizeof who - strlen(who), "%s%s", i ? ", " : "",
+                     s->sc->name);
         }
         clog_(c, "round %lld starts: %s (%s)", (long long)(a->round + c->round_base), who,
               isfinite(a->deadline_s) ? "federated" : "single site, open-ended");
@@ -844,7 +808,7 @@ static void apply(coord *c, const sw_action *a)
         size_t n = sw_msg_put_stop(pl, sizeof pl, &st);
         send_to(c, s, SW_MSG_STOP, a->round, pl, n);
         if (!s->have_work)
-            set_phase(c, s, PH_DRAINING);
+            set_phase(c, s, SW_PHASE_DRAINING);
         event_row(c, now, SW_REPORT_EV_STOP, a->site, a->round + c->round_base, NAN,
                   "graceful stop");
         break;
@@ -856,8 +820,8 @@ static void apply(coord *c, const sw_action *a)
         for (size_t i = 0; i < a->n_sites; i++) {
             csite *s = &c->sites[a->sites[i]];
             send_to(c, s, SW_MSG_STOP, a->round, pl, n);
-            if (s->ph == PH_TRAINING)
-                set_phase(c, s, PH_SYNCING);
+            if (s->ph == SW_PHASE_TRAINING)
+                set_phase(c, s, SW_PHASE_SYNCING);
         }
         break;
     }
@@ -941,7 +905,7 @@ static void check_sites(coord *c)
             s->provisioning = false;
             double t_ready = fmax(s->prov_t_s + s->sc->provision_s,
                                   run_t(c) - (m - s->prov_mono - delay_wall) * c->compression);
-            set_phase_at(c, s, PH_IDLE, fmax(t_ready, s->ph_t0));
+            set_phase_at(c, s, SW_PHASE_IDLE, fmax(t_ready, s->ph_t0));
             event_row(c, fmax(t_ready, s->ph_t0), SW_REPORT_EV_READY, s->idx, -1, NAN, NULL);
             push_event(c, t_ready, SW_EV_SITE_READY, s->idx, -1, 0, NULL);
             clog_(c, "site %s ready", s->sc->name);
@@ -995,7 +959,7 @@ typedef struct ckpt_head {
 
 static void ckpt_path(const coord *c, char *buf, size_t cap)
 {
-    pathf(buf, cap, "%s/coordinator.ckpt", c->run_dir);
+    sw_pathf(buf, cap, "%s/coordinator.ckpt", c->run_dir);
 }
 
 static int write_checkpoint(coord *c, sw_error *err)
@@ -1003,7 +967,7 @@ static int write_checkpoint(coord *c, sw_error *err)
     double now = run_t(c);
     /* Close every open phase so the journal holds the energy up to now. */
     for (size_t i = 0; i < c->n_sites; i++)
-        if (c->sites[i].ph != PH_OFF)
+        if (c->sites[i].ph != SW_PHASE_OFF)
             set_phase_at(c, &c->sites[i], c->sites[i].ph, fmax(now, c->sites[i].ph_t0));
     size_t slen = sw_shards_serialized_size(c->shards);
     uint8_t *sbuf = malloc(slen ? slen : 1);
@@ -1034,7 +998,7 @@ static int write_checkpoint(coord *c, sw_error *err)
     h.journal_len = c->jr.len;
     char path[2200], tmp[2300];
     ckpt_path(c, path, sizeof path);
-    pathf(tmp, sizeof tmp, "%s.tmp", path);
+    sw_pathf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         free(sbuf);
@@ -1163,7 +1127,7 @@ static void write_signals(coord *c)
 static int mkdir_p(const char *dir)
 {
     char d[2048];
-    pathf(d, sizeof d, "%s", dir);
+    sw_pathf(d, sizeof d, "%s", dir);
     for (char *p = d + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';
@@ -1177,26 +1141,26 @@ static int mkdir_p(const char *dir)
  * and the coordinator's public key; every agent's public key is allow-listed. */
 static int local_keys(coord *c, char *keys_dir, size_t cap, sw_error *err)
 {
-    pathf(keys_dir, cap, "%s/keys", c->run_dir);
+    sw_pathf(keys_dir, cap, "%s/keys", c->run_dir);
     char auth[2200], site_dir[2300], src[2300];
-    pathf(auth, sizeof auth, "%s/authorized", keys_dir);
+    sw_pathf(auth, sizeof auth, "%s/authorized", keys_dir);
     if (mkdir_p(auth) != 0)
         return sw_errorf(err, SW_ERUNTIME, "%s: cannot create: %s", auth, strerror(errno));
     chmod(keys_dir, 0700);
     sw_keypair coord_kp;
     int rc = sw_keys_generate(keys_dir, "coordinator", &coord_kp, err);
     for (size_t i = 0; rc == SW_OK && i < c->n_sites; i++) {
-        pathf(site_dir, sizeof site_dir, "%s/site-%s", keys_dir, c->sc->sites[i].name);
+        sw_pathf(site_dir, sizeof site_dir, "%s/site-%s", keys_dir, c->sc->sites[i].name);
         sw_keypair kp;
         rc = sw_keys_generate(site_dir, "agent", &kp, err);
         if (rc == SW_OK) {
-            pathf(src, sizeof src, "%s/coordinator.pub", site_dir);
+            sw_pathf(src, sizeof src, "%s/coordinator.pub", site_dir);
             FILE *f = fopen(src, "w");
             if (!f)
                 return sw_errorf(err, SW_ERUNTIME, "%s: cannot write", src);
             fprintf(f, "%s\n", coord_kp.pub);
             fclose(f);
-            pathf(src, sizeof src, "%s/%s.pub", auth, c->sc->sites[i].name);
+            sw_pathf(src, sizeof src, "%s/%s.pub", auth, c->sc->sites[i].name);
             f = fopen(src, "w");
             if (!f)
                 return sw_errorf(err, SW_ERUNTIME, "%s: cannot write", src);
@@ -1218,7 +1182,7 @@ static int setup_socket(coord *c, const char *keys_dir, sw_error *err)
         sw_keypair kp;
         char(*keys)[SW_KEY_Z85] = NULL;
         size_t nk = 0;
-        pathf(path, sizeof path, "%s/coordinator.key", keys_dir);
+        sw_pathf(path, sizeof path, "%s/coordinator.key", keys_dir);
         rc = sw_keys_load_pair(path, &kp, err);
         if (rc == SW_OK)
             rc = sw_keys_load_authorized(keys_dir, &keys, &nk, err);
@@ -1276,9 +1240,9 @@ static int setup(coord *c, sw_error *err)
 
     /* run folder */
     if (o->run_dir)
-        pathf(c->run_dir, sizeof c->run_dir, "%s", o->run_dir);
+        sw_pathf(c->run_dir, sizeof c->run_dir, "%s", o->run_dir);
     else
-        pathf(c->run_dir, sizeof c->run_dir, "%s.run", o->out_path);
+        sw_pathf(c->run_dir, sizeof c->run_dir, "%s.run", o->out_path);
     if (mkdir_p(c->run_dir) != 0)
         return sw_errorf(err, SW_ERUNTIME, "%s: cannot create: %s", c->run_dir, strerror(errno));
 
@@ -1499,7 +1463,7 @@ static int setup(coord *c, sw_error *err)
                                .run_dir = c->run_dir,
                                .log = o->log};
     if (kind == SW_PROVISIONER_LOCAL && keys) {
-        pathf(c->keys_root, sizeof c->keys_root, "%s", keys);
+        sw_pathf(c->keys_root, sizeof c->keys_root, "%s", keys);
         c->prov.keys_root = c->keys_root;
     }
     if (kind == SW_PROVISIONER_COMMAND && !o->provision_cmd)
@@ -1554,8 +1518,8 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
             size_t n = sw_msg_put_release(pl, sizeof pl, &r);
             send_to(c, s, SW_MSG_RELEASE, -1, pl, n);
         }
-        if (s->ph != PH_OFF) {
-            set_phase_at(c, s, PH_OFF, fmax(now, s->ph_t0));
+        if (s->ph != SW_PHASE_OFF) {
+            set_phase_at(c, s, SW_PHASE_OFF, fmax(now, s->ph_t0));
             state_row(c, i, fmax(now, s->ph_t0), SW_REPORT_STATE_OFF);
         }
     }
@@ -1564,9 +1528,9 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
     double wall[3] = {0, 0, 0}; /* training, synchronizing (and draining), idle: wall s */
     for (size_t i = 0; i < c->n_sites; i++) {
         const csite *s = &c->sites[i];
-        wall[0] += s->wall_by_phase[PH_TRAINING];
-        wall[1] += s->wall_by_phase[PH_SYNCING] + s->wall_by_phase[PH_DRAINING];
-        wall[2] += s->wall_by_phase[PH_IDLE] + s->wall_by_phase[PH_PROVISIONING];
+        wall[0] += s->wall_by_phase[SW_PHASE_TRAINING];
+        wall[1] += s->wall_by_phase[SW_PHASE_SYNCING] + s->wall_by_phase[SW_PHASE_DRAINING];
+        wall[2] += s->wall_by_phase[SW_PHASE_IDLE] + s->wall_by_phase[SW_PHASE_PROVISIONING];
     }
     sw_report_extra extras[7] = {{"time_compression", c->compression, "1"},
                                  {"power_measured", 0, "1"},

@@ -1,5 +1,6 @@
 /* provision.c - local, command and static provisioners (see provision.h). */
 #include "exec/provision.h"
+#include "exec/fmt.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,23 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* snprintf for paths and messages whose truncation is harmless or checked by the caller
- * (vsnprintf keeps -Wformat-truncation quiet on folder names of unknown length). */
-static void pathf(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pathf(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-}
-
 /* Child side: output to RUN_DIR/<site><suffix>, appended. */
 static void redirect_output(const sw_provisioner *p, const char *site, const char *suffix)
 {
     char path[4096];
-    pathf(path, sizeof path, "%s/%s%s", p->run_dir ? p->run_dir : ".", site, suffix);
+    sw_pathf(path, sizeof path, "%s/%s%s", p->run_dir ? p->run_dir : ".", site, suffix);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
         dup2(fd, STDOUT_FILENO);
@@ -53,7 +42,7 @@ static pid_t spawn_agent(const sw_provisioner *p, const char *site, sw_error *er
     const char *exe = p->agent_exe ? p->agent_exe : "/proc/self/exe";
     char keys[4096];
     if (p->keys_root)
-        pathf(keys, sizeof keys, "%s/site-%s", p->keys_root, site);
+        sw_pathf(keys, sizeof keys, "%s/site-%s", p->keys_root, site);
     pid_t pid = fork();
     if (pid < 0)
         return sw_errorf(err, SW_ERUNTIME, "provision %s: fork: %s", site, strerror(errno)), -1;
@@ -211,7 +200,7 @@ void sw_prov_poll(const sw_provisioner *p, const char *site, sw_prov_site *ps, d
                         p->run_dir ? p->run_dir : ".", site);
             if (!ok && !ps->cmd_is_release) {
                 *failed = true;
-                pathf(why, why_cap, "provision command failed");
+                sw_pathf(why, why_cap, "provision command failed");
             }
         } else if (now_mono > ps->cmd_deadline) {
             kill(-ps->cmd_pid, SIGKILL);
@@ -222,7 +211,7 @@ void sw_prov_poll(const sw_provisioner *p, const char *site, sw_prov_site *ps, d
                         what, site, p->cmd_timeout_s);
             if (!ps->cmd_is_release) {
                 *failed = true;
-                pathf(why, why_cap, "provision command timed out");
+                sw_pathf(why, why_cap, "provision command timed out");
             }
         }
     }

@@ -33,19 +33,12 @@
 #include "core/convergence.h"
 #include "core/engine.h"
 #include "core/engine_report.h"
+#include "core/phase.h"
 #include "core/ledger.h"
 #include "sim/platform.h"
 #include "sim/sgutil.h"
 
 /* What a site is doing, for power rows and the ledger. */
-typedef enum phase {
-    PH_OFF = 0,
-    PH_PROVISIONING,
-    PH_IDLE,
-    PH_SYNCING,
-    PH_TRAINING,
-    PH_DRAINING,
-} phase;
 
 typedef enum site_cmd { CMD_NONE = 0, CMD_START, CMD_RELEASE } site_cmd;
 
@@ -61,7 +54,7 @@ typedef struct site_rt {
     double step_s;     /* s per optimizer step at this site */
     double step_flops; /* flops per optimizer step */
 
-    phase ph;
+    sw_phase ph;
     double ph_t0_s;
     double ph_energy0_j;
 
@@ -134,41 +127,23 @@ static int fail(sim_run *r, int code, const char *what)
 
 /* ---- phases, power and the ledger ---- */
 
-static double phase_power_w(const site_rt *s, phase p)
-{
-    switch (p) {
-    case PH_OFF:
-        return s->sc->power_w.off;
-    case PH_TRAINING:
-        return s->sc->power_w.train;
-    default:
-        return s->sc->power_w.idle;
-    }
-}
-
-static const sw_ledger_state ledger_state_of[] = {
-    [PH_PROVISIONING] = SW_LEDGER_PROVISIONING, [PH_IDLE] = SW_LEDGER_IDLE,
-    [PH_SYNCING] = SW_LEDGER_SYNCING,           [PH_TRAINING] = SW_LEDGER_TRAINING,
-    [PH_DRAINING] = SW_LEDGER_DRAINING,
-};
-
 /* Closes the current phase interval (energy from SimGrid into the ledger) and opens p. */
-static void set_phase(site_rt *s, phase p)
+static void set_phase(site_rt *s, sw_phase p)
 {
     sim_run *r = s->run;
     double now = simgrid_get_clock();
     double e = sg_host_get_consumed_energy(s->host);
-    if (s->ph != PH_OFF && now > s->ph_t0_s) {
+    if (s->ph != SW_PHASE_OFF && now > s->ph_t0_s) {
         double power_w = (e - s->ph_energy0_j) / (now - s->ph_t0_s);
         sw_error err;
-        if (sw_ledger_add(r->ledger, s->ledger_site, ledger_state_of[s->ph], s->ph_t0_s, now,
+        if (sw_ledger_add(r->ledger, s->ledger_site, sw_phase_ledger_state(s->ph), s->ph_t0_s, now,
                           power_w, &err) != SW_OK)
             fail(r, err.code, err.msg);
     }
-    if (s->ph == PH_TRAINING)
+    if (s->ph == SW_PHASE_TRAINING)
         s->training_s += now - s->ph_t0_s;
     if (p != s->ph || now == 0)
-        sw_report_site_power(r->rep, s->idx, now, phase_power_w(s, p));
+        sw_report_site_power(r->rep, s->idx, now, sw_phase_power_w(s->sc, p));
     s->ph = p;
     s->ph_t0_s = now;
     s->ph_energy0_j = e;
@@ -209,7 +184,7 @@ static void site_round(site_rt *s)
     sim_run *r = s->run;
     const sw_scenario *sc = r->sc;
     s->round_tokens = 0;
-    set_phase(s, PH_SYNCING);
+    set_phase(s, SW_PHASE_SYNCING);
     sg_host_sendto(r->coord, s->host, r->model_bytes);
     sg_actor_sleep_for(sc->rounds.startup_s);
     s->train_start_s = simgrid_get_clock();
@@ -232,8 +207,8 @@ static void site_round(site_rt *s)
         if (tokens > r->round_budget)
             tokens = r->round_budget;
         r->round_budget -= tokens;
-        if (s->ph != PH_TRAINING)
-            set_phase(s, PH_TRAINING);
+        if (s->ph != SW_PHASE_TRAINING)
+            set_phase(s, SW_PHASE_TRAINING);
         sg_exec_t e = sg_actor_exec_init(steps * s->step_flops);
         sg_exec_start(e);
         sg_exec_wait(e);
@@ -243,10 +218,10 @@ static void site_round(site_rt *s)
         train_row(s);
     }
     s->train_stop_s = simgrid_get_clock();
-    set_phase(s, s->releasing ? PH_DRAINING : PH_SYNCING);
+    set_phase(s, s->releasing ? SW_PHASE_DRAINING : SW_PHASE_SYNCING);
     sg_actor_sleep_for(s->releasing ? s->sc->drain_s : sc->rounds.return_s);
     sg_host_sendto(s->host, r->coord, r->model_bytes);
-    set_phase(s, PH_IDLE);
+    set_phase(s, SW_PHASE_IDLE);
     post_event(r, SW_EV_WORK_REPORTED, s->idx, s->round, s->round_tokens);
 }
 
@@ -257,7 +232,7 @@ static void site_actor(int argc, char **argv)
     site_rt *s = sg_actor_self_get_data();
     sim_run *r = s->run;
     sg_actor_sleep_for(s->sc->provision_s);
-    set_phase(s, PH_IDLE);
+    set_phase(s, SW_PHASE_IDLE);
     post_event(r, SW_EV_SITE_READY, s->idx, -1, 0);
     sg_mutex_lock(r->mtx);
     for (;;) {
@@ -372,8 +347,8 @@ static void apply(sim_run *r, const sw_action *a)
     case SW_ACT_PROVISION_SITE: {
         site_rt *s = &r->sites[a->site];
         sg_host_turn_on(s->host);
-        s->ph = PH_OFF;
-        set_phase(s, PH_PROVISIONING);
+        s->ph = SW_PHASE_OFF;
+        set_phase(s, SW_PHASE_PROVISIONING);
         s->alive = true;
         s->cmd = CMD_NONE;
         s->actor = sg_actor_init(s->sc->name, s->host);
@@ -383,7 +358,7 @@ static void apply(sim_run *r, const sw_action *a)
     }
     case SW_ACT_RELEASE_SITE: {
         site_rt *s = &r->sites[a->site];
-        if (s->ph == PH_PROVISIONING) {
+        if (s->ph == SW_PHASE_PROVISIONING) {
             /* Released before it was ready (the run ended): it must not report ready later. */
             sg_actor_kill(s->actor);
             s->alive = false;
@@ -391,7 +366,7 @@ static void apply(sim_run *r, const sw_action *a)
             site_command(s, CMD_RELEASE);
             sg_actor_join(s->actor, -1);
         }
-        set_phase(s, PH_OFF);
+        set_phase(s, SW_PHASE_OFF);
         sg_host_turn_off(s->host);
         event_row(r, SW_REPORT_EV_RELEASE, a->site, -1, NAN, "released");
         break;
@@ -555,8 +530,8 @@ static void coordinator(int argc, char **argv)
     /* Whatever the engine left running (only on error) is stopped and closed here. */
     for (size_t i = 0; i < r->n_sites; i++) {
         site_rt *s = &r->sites[i];
-        if (s->ph != PH_OFF)
-            set_phase(s, PH_OFF);
+        if (s->ph != SW_PHASE_OFF)
+            set_phase(s, SW_PHASE_OFF);
         if (s->alive)
             sg_actor_kill(s->actor);
     }
@@ -718,7 +693,7 @@ static int setup(sim_run *r, sw_error *err)
             s->host = sg_host_by_name(hn);
         }
         s->cond = sg_cond_init();
-        s->ph = PH_OFF;
+        s->ph = SW_PHASE_OFF;
         sw_report_site_state(r->rep, (int)i, 0, SW_REPORT_STATE_OFF);
         sw_report_site_power(r->rep, (int)i, 0, s->sc->power_w.off);
         sg_host_turn_off(s->host);
