@@ -95,9 +95,7 @@ typedef struct sim_run {
     double start_unix_s, end_s;
     double model_bytes;
     uint64_t round_budget; /* tokens still claimable by the members of the current round */
-    int64_t round_id;
     double round_start_s;
-    size_t round_members;
     size_t records_seen;
     double best_ppl, last_loss;
     int64_t rounds_done;
@@ -372,10 +370,8 @@ static void apply(sim_run *r, const sw_action *a)
         break;
     }
     case SW_ACT_START_ROUND:
-        r->round_id = a->round;
         r->round_start_s = simgrid_get_clock();
         r->round_budget = a->tokens_left;
-        r->round_members = a->n_sites;
         for (size_t i = 0; i < a->n_sites; i++) {
             site_rt *s = &r->sites[a->sites[i]];
             s->round = a->round;
