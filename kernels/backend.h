@@ -20,6 +20,16 @@ typedef struct sw_backend {
     /* Memory for parameters, gradients and activations; alloc returns zeroed memory or NULL. */
     void *(*alloc)(size_t bytes);
     void (*free)(void *p);
+    /* Moves bytes between host memory and the backend's memory (for the CPU backend both are
+     * host memory and these are memcpy). copy_to_device: dst is the backend's, src the host's;
+     * copy_to_host: the reverse; copy: both the backend's. Regions must not overlap. */
+    void (*copy_to_device)(void *dst, const void *src_host, size_t bytes);
+    void (*copy_to_host)(void *dst_host, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes);
+    /* x[i] = value for i < n, in the backend's memory (fill(x, n, 0) zeroes a buffer). */
+    void (*fill)(float *x, size_t n, float value);
+    /* Waits until every operation issued so far has finished (a no-op on the CPU). */
+    void (*synchronize)(void);
 
     /* out[N,C] writes wte[tokens[n], :]. */
     void (*embed_forward)(float *out, const int32_t *tokens, const float *wte, int N, int C);
@@ -84,6 +94,11 @@ typedef struct sw_backend {
 
 /* The CPU backend (OpenBLAS sgemm or the built-in kernel, OpenMP elsewhere). Static storage. */
 const sw_backend *sw_backend_cpu(void);
+
+/* The backend called name ("cpu", or "cuda" where built with CUDA and a device is visible), or
+ * NULL with a message in err (at most errlen bytes) saying which names exist and why this one
+ * cannot be used. Static storage. */
+const sw_backend *sw_backend_by_name(const char *name, char *err, size_t errlen);
 
 /* Sets the number of threads the CPU backend uses; k >= 1. They are OpenMP threads; BLAS
  * calls run single-threaded inside them (see cpu_gemm.c). */

@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,10 +174,34 @@ void sw_cpu_adamw_update(float *p, const float *g, float *m, float *v, size_t n,
     }
 }
 
+static void cpu_copy(void *dst, const void *src, size_t bytes)
+{
+    memcpy(dst, src, bytes);
+}
+
+static void cpu_fill(float *x, size_t n, float value)
+{
+    if (value == 0.0f) {
+        memset(x, 0, n * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        x[i] = value;
+}
+
+static void cpu_synchronize(void)
+{
+}
+
 static const sw_backend cpu_backend = {
     .name = "cpu",
     .alloc = cpu_alloc,
     .free = cpu_free,
+    .copy_to_device = cpu_copy,
+    .copy_to_host = cpu_copy,
+    .copy = cpu_copy,
+    .fill = cpu_fill,
+    .synchronize = cpu_synchronize,
     .embed_forward = sw_cpu_embed_forward,
     .embed_backward = sw_cpu_embed_backward,
     .rmsnorm_forward = sw_cpu_rmsnorm_forward,
@@ -199,4 +224,13 @@ static const sw_backend cpu_backend = {
 const sw_backend *sw_backend_cpu(void)
 {
     return &cpu_backend;
+}
+
+const sw_backend *sw_backend_by_name(const char *name, char *err, size_t errlen)
+{
+    if (name == NULL || strcmp(name, "cpu") == 0)
+        return &cpu_backend;
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "unknown backend '%s' (this build has: cpu)", name);
+    return NULL;
 }
