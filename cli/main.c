@@ -13,6 +13,7 @@ static const sw_command commands[] = {
     {"keygen", "write a CURVE key pair for coordinator or agent", sw_cmd_keygen},
     {"sim", "simulate a scenario on SimGrid and write an HDF5 report", sw_cmd_sim},
     {"summary", "print the figures of reports side by side", sw_cmd_summary},
+    {"sweep", "run a parameter sweep locally or on Slurm, one table", sw_cmd_sweep},
     {"train", "train a model on one site (CPU), with checkpoints", sw_train_main},
     {"windows", "print the curtailment windows of a trace", sw_cmd_windows},
 };
