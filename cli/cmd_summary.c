@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "core/report.h"
+#include "core/sweep_table.h"
 
 #define MAX_REPORTS 32
 
@@ -18,7 +19,76 @@ static void usage(FILE *out)
             "GPU-hours, energy, share of energy inside curtailment windows, carbon, perplexity,\n"
             "tokens and rounds. The first report is taken as the curtailment-aware run: its\n"
             "carbon is compared with every other report given and with the baselines stored in\n"
-            "its own summary (`spillway sim --baselines`).\n");
+            "its own summary (`spillway sim --baselines`).\n\n"
+            "Given a sweep table (`spillway sweep`, DIR/sweep.h5) it prints the table: one line\n"
+            "per point, its parameters and figures, `*` marking the points on the Pareto front\n"
+            "of carbon against runtime.\n");
+}
+
+/* True when point i of t is not dominated in (runtime, carbon): no other point is at least as
+ * good in both and better in one. */
+static bool on_pareto_front(const sw_sweep_table *t, size_t i)
+{
+    const sw_sweep_figures *a = &t->figures[i];
+    if (isnan(a->runtime_h) || isnan(a->carbon_kg))
+        return false;
+    for (size_t j = 0; j < t->n_rows; j++) {
+        const sw_sweep_figures *b = &t->figures[j];
+        if (j != i && b->runtime_h <= a->runtime_h && b->carbon_kg <= a->carbon_kg &&
+            (b->runtime_h < a->runtime_h || b->carbon_kg < a->carbon_kg))
+            return false;
+    }
+    return true;
+}
+
+/* Prints a sweep table: CSV as written, or aligned columns. */
+static int print_sweep_table(const char *path, bool csv)
+{
+    sw_sweep_table t;
+    sw_error err;
+    if (sw_sweep_table_read(path, &t, &err) != SW_OK) {
+        fprintf(stderr, "spillway summary: %s\n", err.msg);
+        return SW_EXIT_USAGE;
+    }
+    if (csv) {
+        sw_sweep_table_csv(&t, stdout);
+        sw_sweep_table_free(&t);
+        return SW_EXIT_OK;
+    }
+    printf("sweep %s over %s: %zu points\n\n", t.sweep, t.base, t.n_rows);
+    int w[64];
+    size_t np = t.n_params < 64 ? t.n_params : 64;
+    printf("%6s", "point");
+    for (size_t p = 0; p < np; p++) {
+        w[p] = (int)strlen(t.param_keys[p]);
+        for (size_t i = 0; i < t.n_rows; i++)
+            if ((int)strlen(t.values[i * t.n_params + p]) > w[p])
+                w[p] = (int)strlen(t.values[i * t.n_params + p]);
+        if (w[p] > 40)
+            w[p] = 40;
+        printf("  %*.*s", w[p], w[p], t.param_keys[p]);
+    }
+    printf("  %9s %9s %9s %7s %9s %8s %s\n", "runtime_h", "GPU-h", "kWh", "curt_%", "kgCO2", "ppl",
+           "pareto");
+    size_t done = 0;
+    for (size_t i = 0; i < t.n_rows; i++) {
+        printf("%6lld", t.point[i]);
+        for (size_t p = 0; p < np; p++)
+            printf("  %*.*s", w[p], w[p], t.values[i * t.n_params + p]);
+        const sw_sweep_figures *f = &t.figures[i];
+        if (!t.reports[i][0]) {
+            printf("  (no report)\n");
+            continue;
+        }
+        done++;
+        printf("  %9.2f %9.1f %9.1f %7.1f %9.2f %8.2f %s\n", f->runtime_h, f->gpu_hours,
+               f->energy_kwh, 100 * f->curtailed_energy_fraction, f->carbon_kg, f->final_ppl,
+               t.n_rows <= 20000 && on_pareto_front(&t, i) ? "*" : "");
+    }
+    if (done < t.n_rows)
+        printf("\n%zu of %zu points have no report\n", t.n_rows - done, t.n_rows);
+    sw_sweep_table_free(&t);
+    return SW_EXIT_OK;
 }
 
 typedef struct row {
@@ -97,6 +167,14 @@ int sw_cmd_summary(int argc, char **argv)
         usage(stderr);
         return SW_EXIT_USAGE;
     }
+    for (int i = 0; i < n; i++)
+        if (sw_sweep_table_is(paths[i])) {
+            if (n > 1) {
+                fprintf(stderr, "spillway summary: %s is a sweep table: give it alone\n", paths[i]);
+                return SW_EXIT_USAGE;
+            }
+            return print_sweep_table(paths[0], csv);
+        }
     sw_report_data *d[MAX_REPORTS];
     for (int i = 0; i < n; i++) {
         sw_error err;
