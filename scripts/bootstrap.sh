@@ -9,12 +9,14 @@ set -euo pipefail
 SW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Build tools, the libraries of DESIGN §1, hdf5-tools for h5dump, and the Python side of
-# analysis/ (figures). Everything comes from Debian 12's archive.
+# analysis/ (figures), and Slurm with munge for the sweep test's single-node cluster
+# (tests/slurm/). Everything comes from Debian 12's archive.
 SW_PACKAGES=(
   build-essential cmake pkg-config git
   libsimgrid-dev libhdf5-dev hdf5-tools libgsl-dev libcriterion-dev
   libzmq3-dev libyaml-dev libopenblas-dev
   python3 python3-numpy python3-h5py python3-matplotlib
+  slurm-wlm munge
 )
 
 sw_log() { printf '[spillway] %s\n' "$*" >&2; }
