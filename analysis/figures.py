@@ -145,7 +145,13 @@ def _save(fig, data, stem, args):
 
 
 def main(argv=None):
-    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # A sweep table (`spillway sweep`) has figures of its own: analysis/fig_sweep.py.
+    import fig_sweep
+
+    if any(a.endswith(".h5") and fig_sweep.is_sweep_table(a) for a in argv):
+        return fig_sweep.main(argv)
+    args = _parse_args(argv)
     reports, bad = [], False
     for path in args.reports:
         try:
