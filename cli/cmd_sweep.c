@@ -27,6 +27,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "core/report.h"
+#include "core/scenario.h"
 #include "core/sweep.h"
 #include "core/sweep_table.h"
 
@@ -244,7 +245,9 @@ static int run_points(const sweep_run *r, const size_t *ids, size_t n, size_t to
     progress pg = {.tty = isatty(2), .quiet = r->quiet, .total = total, .todo = n};
     pg.t0_s = pg.last_s = now_s();
     if (n == 0) {
-        progress_draw(&pg, true);
+        if (!r->quiet)
+            fprintf(stderr, "[sweep] %zu/%zu points (%zu already done), nothing to run\n", total,
+                    total, total);
         return SW_EXIT_OK;
     }
     sigset_t wait_set, old;
@@ -563,6 +566,110 @@ static int run_slurm(const sweep_run *r, const char *sweep_path, const char *par
     return rc;
 }
 
+/* ---------------------------------------------------------------- traces */
+
+#define MAX_TRACES 8
+
+/* k with every "[N]" written ".N" (sites[0].region -> sites.0.region). */
+static void dotted(const char *k, char *out, size_t size)
+{
+    size_t n = 0;
+    for (; *k && n + 2 < size; k++) {
+        if (*k == '[') {
+            if (n > 0)
+                out[n++] = '.';
+        } else if (*k != ']') {
+            out[n++] = *k;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* The parameter of point i that a scenario message "... key 'K': ..." is about, or -1. */
+static long param_of_message(const sw_sweep *s, const char *msg)
+{
+    const char *k = strstr(msg, "key '");
+    if (!k)
+        return -1;
+    k += 5;
+    char key[256], want[256], have[256];
+    snprintf(key, sizeof key, "%.*s", (int)strcspn(k, "'"), k);
+    dotted(key, want, sizeof want);
+    for (size_t p = 0; p < s->n_params; p++) {
+        dotted(s->params[p].key, have, sizeof have);
+        if (!strcmp(have, want))
+            return (long)p;
+    }
+    for (size_t p = 0; p < s->n_params; p++)
+        if (!strcmp(s->params[p].key, SW_SWEEP_SITES_COUNT) && !strncmp(want, "sites.", 6))
+            return (long)p;
+    return -1;
+}
+
+/* Checks every point's regions and span against its trace, each trace file read once, so that
+ * a region missing from the trace stops the sweep before it runs. Points with derived regions
+ * (trace.derive) and traces beyond the first MAX_TRACES files are checked when they run. */
+static int check_traces(const sw_sweep *s)
+{
+    struct {
+        char *file;
+        sw_trace_options opt;
+        sw_trace *t;
+    } cache[MAX_TRACES];
+    size_t n_cache = 0;
+    int rc = SW_EXIT_OK;
+    for (size_t i = 0; i < s->n_points && rc == SW_EXIT_OK; i++) {
+        const sw_sweep_point *pt = &s->points[i];
+        sw_scenario sc;
+        sw_error err;
+        if (sw_scenario_parse_text(s->base_text, s->base_path, (const char *const *)pt->overrides,
+                                   pt->n_overrides, &sc, &err) != SW_OK) {
+            fprintf(stderr, "spillway sweep: %s: point %zu: %s\n", s->path, i, err.msg);
+            sw_scenario_free(&sc);
+            return SW_EXIT_USAGE;
+        }
+        sw_trace_options opt = sw_scenario_trace_options(&sc);
+        sw_trace *t = NULL;
+        for (size_t k = 0; k < n_cache && !t; k++)
+            if (!strcmp(cache[k].file, sc.trace.file) && cache[k].opt.unit == opt.unit &&
+                cache[k].opt.max_gap_s == opt.max_gap_s && cache[k].opt.fill_gaps == opt.fill_gaps)
+                t = cache[k].t;
+        if (!t && n_cache < MAX_TRACES && sc.trace.derive.regions == 0) {
+            if (sw_trace_load(sc.trace.file, &opt, &t, &err) != SW_OK) {
+                fprintf(stderr, "spillway sweep: %s: point %zu: %s\n", s->path, i, err.msg);
+                rc = err.code == SW_EINPUT ? SW_EXIT_USAGE : SW_EXIT_RUNTIME;
+            } else if (!(cache[n_cache].file = strdup(sc.trace.file))) {
+                sw_trace_destroy(t);
+                t = NULL;
+                rc = SW_EXIT_RUNTIME;
+            } else {
+                cache[n_cache].opt = opt;
+                cache[n_cache++].t = t;
+            }
+        }
+        if (t && sc.trace.derive.regions == 0 && sw_scenario_resolve_trace(&sc, t, &err) != SW_OK) {
+            char label[512];
+            sw_sweep_point_label(s, i, label, sizeof label);
+            long p = param_of_message(s, err.msg);
+            if (p >= 0)
+                fprintf(stderr,
+                        "spillway sweep: %s:%zu:%zu: key '%s', value %s (point %zu: %s): %s\n",
+                        s->path, s->params[p].line, s->params[p].col, s->params[p].key,
+                        s->params[p].values[pt->value_index[p]], i, label, err.msg);
+            else
+                fprintf(stderr, "spillway sweep: %s: point %zu (%s): %s\n", s->path, i,
+                        label[0] ? label : "no parameters", err.msg);
+            rc = SW_EXIT_USAGE;
+        }
+        sw_scenario_free(&sc);
+    }
+    for (size_t k = 0; k < n_cache; k++) {
+        free(cache[k].file);
+        sw_trace_destroy(cache[k].t);
+    }
+    return rc;
+}
+
 /* ---------------------------------------------------------------- the command */
 
 int sw_cmd_sweep(int argc, char **argv)
@@ -635,6 +742,11 @@ int sw_cmd_sweep(int argc, char **argv)
         fprintf(stderr, "spillway sweep: %s\n", err.msg);
         return err.code == SW_EINPUT ? SW_EXIT_USAGE : SW_EXIT_RUNTIME;
     }
+    int rc = collect ? SW_EXIT_OK : check_traces(&sw);
+    if (rc != SW_EXIT_OK) {
+        sw_sweep_free(&sw);
+        return rc;
+    }
     char defdir[PATH_MAX_LEN];
     if (!dir) {
         snprintf(defdir, sizeof defdir, "results/sweeps/%s", sw.name);
@@ -643,7 +755,6 @@ int sw_cmd_sweep(int argc, char **argv)
     sweep_run r = {.sw = &sw, .dir = dir, .quiet = quiet};
     ssize_t k = readlink("/proc/self/exe", r.self, sizeof r.self - 1);
     char sub[PATH_MAX_LEN];
-    int rc = SW_EXIT_OK;
     if (k <= 0) {
         fprintf(stderr, "spillway sweep: cannot find its own executable\n");
         rc = SW_EXIT_RUNTIME;

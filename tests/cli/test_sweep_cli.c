@@ -164,6 +164,8 @@ Test(sweep_cli, bad_sweep_files_exit_2_before_anything_runs, .init = setup, .fin
         {"grid:\n  policy.nope: [1]\n", "s.yaml:3:3: key 'policy.nope'"},
         {"grid:\n  sites.count: [1, 5]\n", "key 'sites.count': expected integers from 1 to the 3"},
         {"zip:\n  policy.poll_s: [1, 2]\n  rounds.startup_s: [1]\n", "s.yaml:4:3: zip:"},
+        {"grid:\n  sites.1.region: [SPP_TX, NOWHERE]\n",
+         "s.yaml:3:3: key 'sites.1.region', value NOWHERE (point 1"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char *sweep = write_sweep("s.yaml", cases[k].body);
