@@ -538,10 +538,10 @@ static int run_slurm(const sweep_run *r, const char *sweep_path, const char *par
         st = run_capture(sq, out, sizeof out);
         if (st == 0 && !out[0])
             break;
-        if (st != 0 && ++bad >= 10) {
-            /* squeue refuses a job id it no longer knows: the array is gone. */
-            break;
-        }
+        if (st != 0 && ++bad >= 10)
+            break; /* squeue keeps refusing the id: the controller no longer knows the array */
+        if (st == 0)
+            bad = 0;
         size_t left = 0;
         for (size_t i = 0; i < r->sw->n_points; i++)
             left += !point_done(r, i);
