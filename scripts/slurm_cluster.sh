@@ -74,7 +74,7 @@ fail() {
 
 do_start() {
   local b
-  for b in munged mungekey slurmctld slurmd sinfo sbatch squeue; do
+  for b in munged slurmctld slurmd sinfo sbatch squeue; do
     if ! command -v "$b" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$b" ]; then
       log "no $b on this machine (Debian: apt-get install slurm-wlm munge)"
       exit 3
