@@ -1,0 +1,459 @@
+/* manifest_prepare.c - corpus -> shards + manifest (see manifest_prepare.h). */
+#include "kernels/manifest_prepare.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kernels/pretok.h"
+#include "kernels/shardfile.h"
+
+typedef struct prep {
+    sw_bpe *tok;
+    const sw_prepare_opts *opts;
+    sw_manifest man;
+    size_t cap_shards;
+    sw_ids ids;     /* tokens not yet written */
+    uint64_t bytes; /* text bytes of those tokens */
+    uint8_t *doc;   /* a JSON line's decoded text */
+    size_t doc_cap;
+} prep;
+
+/* Writes the first k tokens of p->ids as the next shard. */
+static int flush_shard(prep *p, size_t k, sw_kerror *err)
+{
+    sw_manifest *m = &p->man;
+    if (m->n == p->cap_shards) {
+        p->cap_shards = p->cap_shards ? 2 * p->cap_shards : 64;
+        sw_manifest_shard *g = realloc(m->shards, p->cap_shards * sizeof *g);
+        if (!g)
+            return sw_kerrorf(err, SW_K_ERUNTIME, "data prepare: out of memory");
+        m->shards = g;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "shard_%05zu.bin", m->n);
+    size_t pl = strlen(m->dir) + strlen(name) + 2;
+    sw_manifest_shard s = {.name = strdup(name), .path = malloc(pl), .tokens = k};
+    if (!s.name || !s.path) {
+        free(s.name);
+        free(s.path);
+        return sw_kerrorf(err, SW_K_ERUNTIME, "data prepare: out of memory");
+    }
+    snprintf(s.path, pl, "%s/%s", m->dir, name);
+    m->shards[m->n++] = s;
+    size_t len;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < k; i++) {
+        sw_bpe_token(p->tok, p->ids.v[i], &len);
+        bytes += len;
+    }
+    m->shards[m->n - 1].text_bytes = bytes;
+    sw_shard_info info;
+    int rc = sw_shard_write(s.path, m->vocab_size, p->ids.v, k, &info, err);
+    if (rc != SW_K_OK)
+        return rc;
+    m->shards[m->n - 1].crc = info.tokens_crc;
+    memmove(p->ids.v, p->ids.v + k, (p->ids.n - k) * sizeof *p->ids.v);
+    p->ids.n -= k;
+    return SW_K_OK;
+}
+
+/* Where text[0..n) may be cut without changing its chunks, at or after `from`: after a newline
+ * followed by an ASCII letter, which GPT-4's pattern never joins (no alternative continues past
+ * a newline into a letter, and none starts a letter run with a newline). n when none. */
+static size_t safe_cut(const uint8_t *text, size_t n, size_t from)
+{
+    for (size_t i = from; i + 1 < n; i++)
+        if (text[i] == '\n' && ((text[i + 1] | 32) >= 'a' && (text[i + 1] | 32) <= 'z'))
+            return i + 1;
+    return n;
+}
+
+/* Encodes one document and writes the shards it fills. A long document under GPT-4's pattern
+ * is encoded in pieces of about PIECE bytes, so memory stays bounded by the piece's tokens
+ * plus one shard, not the document's. */
+static int add_document(prep *p, const uint8_t *text, size_t n, sw_kerror *err)
+{
+    enum { PIECE = 4 << 20 };
+    bool cuttable = !strcmp(sw_bpe_pattern(p->tok), SW_PRETOK_GPT4);
+    int rc = SW_K_OK;
+    while (rc == SW_K_OK && n) {
+        size_t k = cuttable && n > 2 * (size_t)PIECE ? safe_cut(text, n, PIECE) : n;
+        rc = sw_bpe_encode(p->tok, text, k, &p->ids, err);
+        while (rc == SW_K_OK && p->ids.n >= p->opts->shard_tokens)
+            rc = flush_shard(p, p->opts->shard_tokens, err);
+        text += k;
+        n -= k;
+    }
+    return rc;
+}
+
+/* ---- JSON lines: the "text" string of each object ---------------------------------------- */
+
+typedef struct jp {
+    const uint8_t *s, *e;
+} jp;
+
+static void ws(jp *j)
+{
+    while (j->s < j->e && (*j->s == ' ' || *j->s == '\t' || *j->s == '\r' || *j->s == '\n'))
+        j->s++;
+}
+
+static int hex4(const uint8_t *s, const uint8_t *e, uint32_t *v)
+{
+    if (e - s < 4)
+        return -1;
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = s[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        *v = *v << 4 | (uint32_t)d;
+    }
+    return 0;
+}
+
+static size_t put_utf8(uint8_t *o, uint32_t c)
+{
+    if (c < 0x80) {
+        o[0] = (uint8_t)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (uint8_t)(0xc0 | c >> 6);
+        o[1] = (uint8_t)(0x80 | (c & 63));
+        return 2;
+    }
+    if (c < 0x10000) {
+        o[0] = (uint8_t)(0xe0 | c >> 12);
+        o[1] = (uint8_t)(0x80 | ((c >> 6) & 63));
+        o[2] = (uint8_t)(0x80 | (c & 63));
+        return 3;
+    }
+    o[0] = (uint8_t)(0xf0 | c >> 18);
+    o[1] = (uint8_t)(0x80 | ((c >> 12) & 63));
+    o[2] = (uint8_t)(0x80 | ((c >> 6) & 63));
+    o[3] = (uint8_t)(0x80 | (c & 63));
+    return 4;
+}
+
+/* Parses a string at j->s (at its opening quote); decoded into out (room for the raw length)
+ * when out is non-NULL. A lone surrogate becomes U+FFFD. -1 when malformed. */
+static int jstring(jp *j, uint8_t *out, size_t *len)
+{
+    if (j->s >= j->e || *j->s != '"')
+        return -1;
+    j->s++;
+    size_t n = 0;
+    while (j->s < j->e && *j->s != '"') {
+        uint8_t c = *j->s++;
+        if (c < 0x20)
+            return -1;
+        if (c != '\\') {
+            if (out)
+                out[n] = c;
+            n++;
+            continue;
+        }
+        if (j->s >= j->e)
+            return -1;
+        uint8_t x = *j->s++;
+        uint32_t cp;
+        const char *simple = strchr("\"\\/bfnrt", x);
+        if (x && simple) {
+            static const uint8_t map[] = {'"', '\\', '/', '\b', '\f', '\n', '\r', '\t'};
+            if (out)
+                out[n] = map[simple - "\"\\/bfnrt"];
+            n++;
+            continue;
+        }
+        if (x != 'u' || hex4(j->s, j->e, &cp))
+            return -1;
+        j->s += 4;
+        if (cp >= 0xd800 && cp < 0xdc00) {
+            uint32_t lo;
+            if (j->e - j->s >= 6 && j->s[0] == '\\' && j->s[1] == 'u' &&
+                !hex4(j->s + 2, j->e, &lo) && lo >= 0xdc00 && lo < 0xe000) {
+                j->s += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            } else
+                cp = 0xfffd;
+        } else if (cp >= 0xdc00 && cp < 0xe000)
+            cp = 0xfffd;
+        uint8_t tmp[4];
+        size_t k = put_utf8(tmp, cp); /* never longer than the 6-byte escape */
+        if (out)
+            memcpy(out + n, tmp, k);
+        n += k;
+    }
+    if (j->s >= j->e)
+        return -1;
+    j->s++;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+static int jvalue(jp *j, int depth);
+
+static int jcontainer(jp *j, int depth, uint8_t close)
+{
+    j->s++;
+    ws(j);
+    if (j->s < j->e && *j->s == close) {
+        j->s++;
+        return 0;
+    }
+    for (;;) {
+        ws(j);
+        if (close == '}') {
+            if (jstring(j, NULL, NULL))
+                return -1;
+            ws(j);
+            if (j->s >= j->e || *j->s != ':')
+                return -1;
+            j->s++;
+        }
+        if (jvalue(j, depth + 1))
+            return -1;
+        ws(j);
+        if (j->s < j->e && *j->s == ',') {
+            j->s++;
+            continue;
+        }
+        if (j->s < j->e && *j->s == close) {
+            j->s++;
+            return 0;
+        }
+        return -1;
+    }
+}
+
+/* Skips one value. */
+static int jvalue(jp *j, int depth)
+{
+    ws(j);
+    if (j->s >= j->e || depth > 64)
+        return -1;
+    uint8_t c = *j->s;
+    if (c == '"')
+        return jstring(j, NULL, NULL);
+    if (c == '{')
+        return jcontainer(j, depth, '}');
+    if (c == '[')
+        return jcontainer(j, depth, ']');
+    static const char *lits[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++) {
+        size_t l = strlen(lits[i]);
+        if ((size_t)(j->e - j->s) >= l && !memcmp(j->s, lits[i], l)) {
+            j->s += l;
+            return 0;
+        }
+    }
+    const uint8_t *s0 = j->s;
+    while (j->s < j->e && strchr("+-0123456789.eE", *j->s) && *j->s)
+        j->s++;
+    return j->s > s0 ? 0 : -1;
+}
+
+/* The "text" of the object on one line, into *text and *len (p->doc). 1 when the line is
+ * blank. */
+static int json_line(prep *p, const char *path, size_t lineno, const uint8_t *s, const uint8_t *e,
+                     const uint8_t **text, size_t *len, sw_kerror *err)
+{
+    jp j = {s, e};
+    ws(&j);
+    if (j.s == j.e)
+        return 1;
+    if (*j.s != '{')
+        return sw_kerrorf(err, SW_K_EINPUT, "%s: line %zu: expected a JSON object", path, lineno);
+    if ((size_t)(e - s) > p->doc_cap) {
+        uint8_t *d = realloc(p->doc, (size_t)(e - s));
+        if (!d)
+            return sw_kerrorf(err, SW_K_ERUNTIME, "data prepare: out of memory");
+        p->doc = d;
+        p->doc_cap = (size_t)(e - s);
+    }
+    int found = 0;
+    j.s++;
+    ws(&j);
+    if (j.s < j.e && *j.s == '}')
+        j.s++;
+    else
+        for (;;) {
+            ws(&j);
+            const uint8_t *ks = j.s;
+            if (jstring(&j, NULL, NULL))
+                return sw_kerrorf(err, SW_K_EINPUT, "%s: line %zu: byte %zu: expected a key", path,
+                                  lineno, (size_t)(ks - s) + 1);
+            bool is_text = j.s - ks == 6 && !memcmp(ks, "\"text\"", 6);
+            ws(&j);
+            if (j.s >= j.e || *j.s != ':')
+                return sw_kerrorf(err, SW_K_EINPUT, "%s: line %zu: byte %zu: expected ':'", path,
+                                  lineno, (size_t)(j.s - s) + 1);
+            j.s++;
+            ws(&j);
+            if (is_text) {
+                if (j.s >= j.e || *j.s != '"' || jstring(&j, p->doc, len))
+                    return sw_kerrorf(err, SW_K_EINPUT,
+                                      "%s: line %zu: field 'text': expected a JSON string", path,
+                                      lineno);
+                found = 1;
+            } else if (jvalue(&j, 1))
+                return sw_kerrorf(err, SW_K_EINPUT, "%s: line %zu: byte %zu: malformed JSON value",
+                                  path, lineno, (size_t)(j.s - s) + 1);
+            ws(&j);
+            if (j.s < j.e && *j.s == ',') {
+                j.s++;
+                continue;
+            }
+            if (j.s < j.e && *j.s == '}') {
+                j.s++;
+                break;
+            }
+            return sw_kerrorf(err, SW_K_EINPUT, "%s: line %zu: byte %zu: expected ',' or '}'", path,
+                              lineno, (size_t)(j.s - s) + 1);
+        }
+    ws(&j);
+    if (j.s != j.e)
+        return sw_kerrorf(err, SW_K_EINPUT,
+                          "%s: line %zu: byte %zu: text after the object (one object per line)",
+                          path, lineno, (size_t)(j.s - s) + 1);
+    if (!found)
+        return sw_kerrorf(err, SW_K_EINPUT, "%s: line %zu: field 'text': missing", path, lineno);
+    *text = p->doc;
+    return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+static int add_file(prep *p, const char *path, sw_kerror *err)
+{
+    sw_mapfile m;
+    int rc = sw_mapfile_open(path, &m, err);
+    if (rc != SW_K_OK)
+        return rc;
+    if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson") || ends_with(path, ".json")) {
+        size_t lineno = 0;
+        for (size_t i = 0; i < m.size && rc == SW_K_OK;) {
+            size_t e = i;
+            while (e < m.size && m.data[e] != '\n')
+                e++;
+            lineno++;
+            const uint8_t *text = NULL;
+            size_t len = 0;
+            int r = json_line(p, path, lineno, m.data + i, m.data + e, &text, &len, err);
+            if (r == 0)
+                rc = add_document(p, text, len, err);
+            else if (r != 1)
+                rc = r;
+            i = e + 1;
+        }
+    } else
+        rc = add_document(p, m.data, m.size, err);
+    sw_mapfile_close(&m);
+    return rc;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_path(prep *p, const char *path, int depth, sw_kerror *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return sw_kerrorf(err, SW_K_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return add_file(p, path, err);
+    if (depth > 32)
+        return sw_kerrorf(err, SW_K_EINPUT, "%s: folders nested too deep", path);
+    DIR *d = opendir(path);
+    if (!d)
+        return sw_kerrorf(err, SW_K_EINPUT, "%s: cannot open folder: %s", path, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = SW_K_OK;
+    for (struct dirent *e; rc == SW_K_OK && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **g = realloc(names, cap * sizeof *g);
+            if (!g) {
+                rc = sw_kerrorf(err, SW_K_ERUNTIME, "data prepare: out of memory");
+                break;
+            }
+            names = g;
+        }
+        size_t l = strlen(path) + strlen(e->d_name) + 2;
+        if (!(names[n] = malloc(l)))
+            rc = sw_kerrorf(err, SW_K_ERUNTIME, "data prepare: out of memory");
+        else
+            snprintf(names[n++], l, "%s/%s", path, e->d_name);
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_names);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == SW_K_OK)
+            rc = add_path(p, names[i], depth + 1, err);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+int sw_prepare(sw_bpe *t, const char *const *inputs, size_t n, const sw_prepare_opts *opts,
+               sw_manifest *out, sw_kerror *err)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (opts->shard_tokens < 1)
+        return sw_kerrorf(err, SW_K_EINPUT, "--shard-tokens: expected >= 1");
+    if (mkdir(opts->out_dir, 0777) != 0 && errno != EEXIST)
+        return sw_kerrorf(err, SW_K_ERUNTIME, "%s: cannot create folder: %s", opts->out_dir,
+                          strerror(errno));
+    prep p = {.tok = t, .opts = opts};
+    p.man.dir = strdup(opts->out_dir);
+    p.man.vocab_size = sw_bpe_vocab_size(t);
+    p.man.token_bytes = sw_shard_token_bytes_for(p.man.vocab_size);
+    p.man.tokenizer_crc = sw_bpe_crc(t);
+    p.man.shard_tokens = opts->shard_tokens;
+    int rc = p.man.dir ? SW_K_OK : sw_kerrorf(err, SW_K_ERUNTIME, "data prepare: out of memory");
+    for (size_t i = 0; i < n && rc == SW_K_OK; i++)
+        rc = add_path(&p, inputs[i], 0, err);
+    if (rc == SW_K_OK && p.ids.n)
+        rc = flush_shard(&p, p.ids.n, err);
+    if (rc == SW_K_OK && p.man.n == 0)
+        rc = sw_kerrorf(err, SW_K_EINPUT, "data prepare: the inputs hold no text");
+    if (rc == SW_K_OK && opts->val_shards >= p.man.n)
+        rc = sw_kerrorf(err, SW_K_EINPUT,
+                        "--val-shards: %zu, but the corpus makes only %zu shard%s (at least one "
+                        "must train)",
+                        opts->val_shards, p.man.n, p.man.n == 1 ? "" : "s");
+    if (rc == SW_K_OK) {
+        for (size_t i = p.man.n - opts->val_shards; i < p.man.n; i++)
+            p.man.shards[i].val = true;
+        rc = sw_manifest_write(&p.man, err);
+    }
+    if (rc == SW_K_OK && out)
+        rc = sw_manifest_load(p.man.dir, out, err);
+    sw_manifest_free(&p.man);
+    sw_ids_free(&p.ids);
+    free(p.doc);
+    return rc;
+}
