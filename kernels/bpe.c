@@ -26,7 +26,7 @@ struct sw_bpe {
     sw_bmap by_bytes; /* token string -> rank */
     sw_pmap pairs;    /* (a, b) -> rank of bytes(a) ++ bytes(b), when that is a token */
     sw_pretok *pretok;
-    uint32_t crc; /* of the binary file image; set by bpe_file.c */
+    uint32_t crc; /* of the binary file image (bpe_file.c) */
     /* encoding scratch, grown on demand */
     uint32_t *tok, *nxt, *prv;
     cand *heap;
@@ -51,12 +51,8 @@ const uint8_t *sw_bpe_token(const sw_bpe *t, uint32_t id, size_t *len)
     return t->bytes + t->offs[id];
 }
 
-/* Internal to kernels/ (bpe_file.c): the CRC slot. */
-void sw_bpe_set_crc(sw_bpe *t, uint32_t crc);
-void sw_bpe_set_crc(sw_bpe *t, uint32_t crc)
-{
-    t->crc = crc;
-}
+/* Internal to kernels/ (bpe_file.c): CRC-32 of the binary file image of t. */
+uint32_t sw_bpe_image_crc(const sw_bpe *t);
 
 uint32_t sw_bpe_crc(const sw_bpe *t)
 {
@@ -159,6 +155,7 @@ int sw_bpe_create(const char *what, uint32_t n, const uint8_t *bytes, const uint
         sw_bpe_destroy(t);
         return sw_kerrorf(err, perr.code, "%s: %s", what, perr.msg);
     }
+    t->crc = sw_bpe_image_crc(t);
     *out = t;
     return SW_K_OK;
 }

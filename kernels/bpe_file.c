@@ -8,7 +8,7 @@
 #include "kernels/bpe.h"
 #include "kernels/checkpoint.h" /* sw_crc32 */
 
-void sw_bpe_set_crc(sw_bpe *t, uint32_t crc);
+uint32_t sw_bpe_image_crc(const sw_bpe *t);
 
 static const uint8_t MAGIC[8] = {'S', 'W', 'B', 'P', 'E', '\r', '\n', 0};
 enum { HEADER_BYTES = 32 };
@@ -91,6 +91,15 @@ static int write_atomic(const char *path, const void *data, size_t n, sw_kerror 
     }
     free(tmp);
     return SW_K_OK;
+}
+
+uint32_t sw_bpe_image_crc(const sw_bpe *t)
+{
+    size_t size;
+    uint8_t *buf = image(t, &size);
+    uint32_t crc = buf ? get32(buf + size - 4) : 0;
+    free(buf);
+    return crc;
 }
 
 int sw_bpe_save(const sw_bpe *t, const char *path, sw_kerror *err)
@@ -220,8 +229,6 @@ static int load_binary(const char *path, const uint8_t *buf, size_t size, sw_bpe
         rc = sw_kerrorf(err, SW_K_EINPUT, "%s: pattern: contains a NUL byte", path);
     else
         rc = sw_bpe_create(path, n, lp + 2 * (size_t)n, offs, lens, pattern, out, err);
-    if (rc == SW_K_OK)
-        sw_bpe_set_crc(*out, crc);
     free(pattern);
     free(offs);
     free(lens);
@@ -336,12 +343,6 @@ static int parse_tiktoken(const char *path, const uint8_t *buf, size_t size, con
     for (size_t r = 0; r < count; r++)
         offs[r] = tmp_offs[r];
     rc = sw_bpe_create(path, (uint32_t)count, bytes, offs, lens, pattern, out, err);
-    if (rc == SW_K_OK) {
-        size_t isz;
-        uint8_t *img = image(*out, &isz);
-        sw_bpe_set_crc(*out, img ? get32(img + isz - 4) : 0);
-        free(img);
-    }
 done:
     free(bytes);
     free(offs);
