@@ -9,7 +9,8 @@
  * remain, then one short batch of the remaining whole rows. What is left after that, fewer than
  * T tokens, or a last token with no successor in its split, is "dropped": counted as consumed
  * but not trained on (sw_lease_stream_dropped). With shard_tokens and lease boundaries
- * multiples of T nothing but the very last token of a split is ever dropped.
+ * multiples of T, only the last row of each split is dropped (T tokens: its last token has no
+ * target).
  *
  * Memory: one mapping of one shard file; pages are read as the batches reach them.
  */
