@@ -39,9 +39,13 @@ static void print_totals(const sw_manifest *m)
            (unsigned long long)m->train_tokens, (unsigned long long)m->train_bytes,
            (unsigned long long)m->val_tokens, (unsigned long long)m->val_bytes);
     uint64_t t = m->train_tokens + m->val_tokens, b = m->train_bytes + m->val_bytes;
-    if (t && b)
-        printf("bytes_per_token %.4f  (bits per byte = loss in nats / ln 2 / %.4f)\n",
-               (double)b / (double)t, (double)b / (double)t);
+    printf("bytes_per_token %.4f\n", (double)b / (double)t);
+    if (m->val_tokens && m->val_bytes) {
+        double r = (double)m->val_bytes / (double)m->val_tokens;
+        printf("val_bytes_per_token %.4f  (validation bits per byte = mean loss per token in "
+               "nats / ln 2 / %.4f)\n",
+               r, r);
+    }
 }
 
 static int cmd_prepare(int argc, char **argv)
@@ -149,8 +153,12 @@ static int cmd_verify(int argc, char **argv)
             sw_bpe_destroy(t);
         }
     }
-    if (!rc)
+    if (!rc) {
         print_totals(&m);
+        double bpb;
+        if (m.n_train < m.n && sw_manifest_unigram_bpb(&m, &bpb, &err) == SW_K_OK)
+            printf("unigram_val_bpb %.4f  (baseline: training-token frequencies, add-one)\n", bpb);
+    }
     sw_manifest_free(&m);
     return rc;
 }

@@ -190,6 +190,9 @@ static int load_binary(const char *path, const uint8_t *buf, size_t size, sw_bpe
     if (version != SW_BPE_FILE_VERSION)
         return sw_kerrorf(err, SW_K_EINPUT, "%s: version: %u, expected %u", path, version,
                           SW_BPE_FILE_VERSION);
+    if (get32(buf + 20) != 0)
+        return sw_kerrorf(err, SW_K_EINPUT, "%s: reserved (offset 20): %u, expected 0", path,
+                          get32(buf + 20));
     if (n < 256 || n > (1u << 30))
         return sw_kerrorf(err, SW_K_EINPUT, "%s: vocab_size: %u, expected 256..2^30", path, n);
     uint64_t want = (uint64_t)HEADER_BYTES + p + 2ull * n + m + 4;

@@ -14,6 +14,7 @@
 #include "kernels/manifest.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,4 +332,39 @@ int sw_manifest_locate(const sw_manifest *m, uint64_t token, size_t *shard, uint
     *shard = lo;
     *offset = token - m->shards[lo].first_token;
     return SW_K_OK;
+}
+
+int sw_manifest_unigram_bpb(const sw_manifest *m, double *bpb, sw_kerror *err)
+{
+    if (m->n_train == m->n || m->val_bytes == 0)
+        return sw_kerrorf(err, SW_K_EINPUT, "%s: no validation shard to score", m->dir);
+    uint64_t *count = calloc(m->vocab_size, sizeof *count), total = 0;
+    if (!count)
+        return sw_kerrorf(err, SW_K_ERUNTIME, "%s: out of memory", m->dir);
+    double bits = 0;
+    int rc = SW_K_OK;
+    for (size_t i = 0; i < m->n && rc == SW_K_OK; i++) {
+        sw_shard s;
+        if ((rc = sw_shard_open(m->shards[i].path, false, &s, err)) != SW_K_OK)
+            break;
+        if (s.info.vocab_size != m->vocab_size)
+            rc = sw_kerrorf(err, SW_K_EINPUT, "%s: vocab_size: %u, the manifest says %u",
+                            m->shards[i].path, s.info.vocab_size, m->vocab_size);
+        for (uint64_t k = 0; rc == SW_K_OK && k < s.info.tokens; k++) {
+            uint32_t t = sw_shard_token(&s, k);
+            if (t >= m->vocab_size)
+                rc = sw_kerrorf(err, SW_K_EINPUT, "%s: token %llu: id %u, expected < %u",
+                                m->shards[i].path, (unsigned long long)k, t, m->vocab_size);
+            else if (!m->shards[i].val) {
+                count[t]++;
+                total++;
+            } else
+                bits -= log2((double)(count[t] + 1) / (double)(total + m->vocab_size));
+        }
+        sw_shard_close(&s);
+    }
+    free(count);
+    if (rc == SW_K_OK)
+        *bpb = bits / (double)m->val_bytes;
+    return rc;
 }

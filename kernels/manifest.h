@@ -64,4 +64,10 @@ int sw_manifest_write(const sw_manifest *m, sw_kerror *err);
 int sw_manifest_locate(const sw_manifest *m, uint64_t token, size_t *shard, uint64_t *offset,
                        sw_kerror *err);
 
+/* A baseline in bits per byte: a unigram model of the training shards' tokens (add-one
+ * smoothing) scored on the validation shards, bits summed over their tokens divided by their
+ * text bytes. Reads every shard once. SW_K_EINPUT when there is no validation shard or a shard
+ * cannot be read. */
+int sw_manifest_unigram_bpb(const sw_manifest *m, double *bpb, sw_kerror *err);
+
 #endif

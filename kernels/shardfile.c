@@ -161,6 +161,10 @@ int sw_shard_open(const char *path, bool check_tokens, sw_shard *out, sw_kerror 
     else if (get32(h + 60) != sw_crc32(0, h, 60))
         rc = sw_kerrorf(err, SW_K_EINPUT, "%s: header_crc: stored %08x, computed %08x", path,
                         get32(h + 60), sw_crc32(0, h, 60));
+    for (size_t i = 20; rc == SW_K_OK && i < 60; i++)
+        if ((i < 24 || i >= 36) && h[i])
+            rc = sw_kerrorf(err, SW_K_EINPUT, "%s: reserved (offset %zu): %u, expected 0", path, i,
+                            h[i]);
     if (rc == SW_K_OK) {
         in.vocab_size = get32(h + 12);
         in.token_bytes = get32(h + 16);

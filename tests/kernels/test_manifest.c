@@ -64,6 +64,11 @@ Test(manifest, shipped_totals_and_locate)
     cr_assert(s == 9 && off == 32767);
     cr_assert_eq(sw_manifest_locate(&m, 10 * 32768, &s, &off, &err), SW_K_EINPUT,
                  "validation tokens are not in the training stream");
+    /* the unigram baseline: 9.29 bits per token over 3.03 bytes per token (computed
+     * independently with Python when the example was made) */
+    double bpb;
+    cr_assert_eq(sw_manifest_unigram_bpb(&m, &bpb, &err), SW_K_OK, "%s", err.msg);
+    cr_assert_float_eq(bpb, 3.069384, 1e-5, "%f", bpb);
     /* the manifest file path works as well as the folder */
     sw_manifest m2 = load(SHIPPED "/manifest.txt");
     cr_assert_str_eq(m2.dir, SHIPPED);

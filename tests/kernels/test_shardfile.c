@@ -127,6 +127,13 @@ Test(shardfile, bad_files)
     expect(false, "version: 2");
 
     memcpy(b, good, n);
+    b[40] = 1; /* a reserved byte, header CRC recomputed */
+    c = sw_crc32(0, b, 60);
+    memcpy(b + 60, &c, 4);
+    spit(b, n);
+    expect(false, "reserved (offset 40)");
+
+    memcpy(b, good, n);
     b[12] ^= 1; /* vocab_size changed without fixing the header CRC */
     spit(b, n);
     expect(false, "header_crc");
