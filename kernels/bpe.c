@@ -18,6 +18,16 @@ typedef struct cand {
     uint32_t ltok, rtok;
 } cand;
 
+/* A direct-mapped cache of recently merged chunks (short ones): words repeat, so most chunks
+ * that are not tokens themselves were merged before. It changes nothing but speed. */
+enum { CACHE_SLOTS = 1 << 14, CACHE_KEY = 24, CACHE_IDS = 12 };
+typedef struct cache_entry {
+    uint64_t hash; /* 0: empty */
+    uint8_t len, nids;
+    uint8_t key[CACHE_KEY];
+    uint32_t ids[CACHE_IDS];
+} cache_entry;
+
 struct sw_bpe {
     uint32_t n;
     uint8_t *bytes; /* all tokens back to back */
@@ -31,6 +41,7 @@ struct sw_bpe {
     uint32_t *tok, *nxt, *prv;
     cand *heap;
     size_t scratch_cap;
+    cache_entry *cache; /* CACHE_SLOTS entries, allocated on first use */
     sw_ids *out;
     sw_kerror *err;
 };
@@ -72,6 +83,7 @@ void sw_bpe_destroy(sw_bpe *t)
     free(t->nxt);
     free(t->prv);
     free(t->heap);
+    free(t->cache);
     free(t);
 }
 
@@ -267,10 +279,22 @@ static int encode_chunk(const uint8_t *p, size_t m, void *ctx)
         t->out->v[t->out->n++] = t->byte_tok[p[0]];
         return 0;
     }
-    sw_bmap_slot *whole = sw_bmap_find(&t->by_bytes, p, m);
+    uint64_t h = sw_bhash(p, m);
+    sw_bmap_slot *whole = sw_bmap_find_h(&t->by_bytes, p, m, h);
     if (whole) {
         t->out->v[t->out->n++] = (uint32_t)whole->value;
         return 0;
+    }
+    cache_entry *ce = NULL;
+    if (m <= CACHE_KEY) {
+        if (!t->cache && !(t->cache = calloc(CACHE_SLOTS, sizeof *t->cache)))
+            return sw_kerrorf(t->err, SW_K_ERUNTIME, "encode: out of memory");
+        ce = &t->cache[h & (CACHE_SLOTS - 1)];
+        if (ce->hash == h && ce->len == m && !memcmp(ce->key, p, m)) {
+            memcpy(t->out->v + t->out->n, ce->ids, ce->nids * sizeof *ce->ids);
+            t->out->n += ce->nids;
+            return 0;
+        }
     }
     if (scratch_reserve(t, m))
         return sw_kerrorf(t->err, SW_K_ERUNTIME, "encode: out of memory");
@@ -299,8 +323,17 @@ static int encode_chunk(const uint8_t *p, size_t m, void *ctx)
         if (after != NONE)
             push_pair(t, &hn, c.left, after);
     }
+    size_t first = t->out->n;
     for (uint32_t i = 0; i != NONE; i = nxt[i])
         t->out->v[t->out->n++] = tok[i];
+    size_t k = t->out->n - first;
+    if (ce && k <= CACHE_IDS) {
+        ce->hash = h;
+        ce->len = (uint8_t)m;
+        ce->nids = (uint8_t)k;
+        memcpy(ce->key, p, m);
+        memcpy(ce->ids, t->out->v + first, k * sizeof *ce->ids);
+    }
     return 0;
 }
 

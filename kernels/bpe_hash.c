@@ -58,7 +58,12 @@ static sw_bmap_slot *probe(const sw_bmap *m, uint64_t h, const uint8_t *key, siz
 
 sw_bmap_slot *sw_bmap_find(const sw_bmap *m, const uint8_t *key, size_t len)
 {
-    sw_bmap_slot *s = probe(m, sw_bhash(key, len), key, len);
+    return sw_bmap_find_h(m, key, len, sw_bhash(key, len));
+}
+
+sw_bmap_slot *sw_bmap_find_h(const sw_bmap *m, const uint8_t *key, size_t len, uint64_t hash)
+{
+    sw_bmap_slot *s = probe(m, hash, key, len);
     return s->hash ? s : NULL;
 }
 

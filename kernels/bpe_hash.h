@@ -45,6 +45,8 @@ int sw_bmap_init(sw_bmap *m, size_t expected);
 void sw_bmap_free(sw_bmap *m);
 /* The slot holding key, or NULL. */
 sw_bmap_slot *sw_bmap_find(const sw_bmap *m, const uint8_t *key, size_t len);
+/* The same with the key's sw_bhash already computed. */
+sw_bmap_slot *sw_bmap_find_h(const sw_bmap *m, const uint8_t *key, size_t len, uint64_t hash);
 /* The slot holding key, inserted with value 0 if absent (*added set when it was). NULL when
  * out of memory. The pointer is valid until the next insertion. */
 sw_bmap_slot *sw_bmap_upsert(sw_bmap *m, const uint8_t *key, size_t len, int *added);

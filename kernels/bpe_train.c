@@ -351,6 +351,10 @@ int sw_bpe_trainer_train(sw_bpe_trainer *tr, uint32_t vocab_size, uint64_t seed,
             continue;
         uint32_t a = p->a, b = p->b;
         size_t la = lens[a], lb = lens[b];
+        if (la + lb > SW_BPE_MAX_TOKEN_BYTES) { /* too long for the file format: never merge */
+            p->count = 0;
+            continue;
+        }
         if (tb_len + la + lb > tb_cap) {
             while (tb_len + la + lb > tb_cap)
                 tb_cap *= 2;

@@ -6,7 +6,8 @@
  * a new token with the next id, until the vocabulary has the requested size or no pair is left.
  * Ties between equally frequent pairs are broken by a hash of the pair and the seed, so a seed
  * fixes the result: same corpus, size, pattern and seed, same vocabulary, byte for byte. A pair
- * whose concatenation is already a token is merged into that token without taking a new id.
+ * whose concatenation is already a token is merged into that token without taking a new id; a
+ * pair whose concatenation would exceed SW_BPE_MAX_TOKEN_BYTES is never merged.
  *
  * Cost: pair counts are kept up to date incrementally (each merge revisits only the chunks that
  * contain the pair) with a lazy max-heap, so a step costs about the size of the chunks it

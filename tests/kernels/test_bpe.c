@@ -369,3 +369,24 @@ Test(bpe_train, deterministic_for_a_seed)
         sw_bpe_destroy(t[k]);
     sw_mapfile_close(&m);
 }
+
+Test(bpe_train, tokens_never_outgrow_the_file_format)
+{
+    /* one chunk of 140,000 letters: merges double a token's length each step; the 65,536-byte
+     * token would not fit the format's u16 lengths, so it is never made */
+    size_t n = 140000;
+    char *text = malloc(n + 1);
+    memset(text, 'a', n);
+    text[n] = '\0';
+    sw_bpe *t = train(text, 400, 0);
+    size_t longest = 0, len;
+    for (uint32_t i = 0; i < sw_bpe_vocab_size(t); i++) {
+        sw_bpe_token(t, i, &len);
+        longest = len > longest ? len : longest;
+    }
+    cr_assert_leq(longest, SW_BPE_MAX_TOKEN_BYTES);
+    cr_assert_geq(longest, 32768, "the doubling went as far as it could: %zu", longest);
+    round_trip(t, (const uint8_t *)text, n);
+    free(text);
+    sw_bpe_destroy(t);
+}
