@@ -12,6 +12,8 @@
 #include "kernels/shardfile.h"
 
 typedef struct prep {
+    dev_t out_dev; /* the output folder, never read as input */
+    ino_t out_ino;
     sw_bpe *tok;
     const sw_prepare_opts *opts;
     sw_manifest man;
@@ -22,8 +24,8 @@ typedef struct prep {
     size_t doc_cap;
 } prep;
 
-/* Writes the first k tokens of p->ids as the next shard. */
-static int flush_shard(prep *p, size_t k, sw_kerror *err)
+/* Writes k tokens of p->ids from `from` on as the next shard. */
+static int write_shard(prep *p, size_t from, size_t k, sw_kerror *err)
 {
     sw_manifest *m = &p->man;
     if (m->n == p->cap_shards) {
@@ -46,19 +48,31 @@ static int flush_shard(prep *p, size_t k, sw_kerror *err)
     m->shards[m->n++] = s;
     size_t len;
     uint64_t bytes = 0;
-    for (size_t i = 0; i < k; i++) {
+    for (size_t i = from; i < from + k; i++) {
         sw_bpe_token(p->tok, p->ids.v[i], &len);
         bytes += len;
     }
     m->shards[m->n - 1].text_bytes = bytes;
     sw_shard_info info;
-    int rc = sw_shard_write(s.path, m->vocab_size, p->ids.v, k, &info, err);
+    int rc = sw_shard_write(s.path, m->vocab_size, p->ids.v + from, k, &info, err);
     if (rc != SW_K_OK)
         return rc;
     m->shards[m->n - 1].crc = info.tokens_crc;
-    memmove(p->ids.v, p->ids.v + k, (p->ids.n - k) * sizeof *p->ids.v);
-    p->ids.n -= k;
     return SW_K_OK;
+}
+
+/* Writes every full shard p->ids holds and keeps the rest. */
+static int write_full_shards(prep *p, sw_kerror *err)
+{
+    size_t at = 0, s = (size_t)p->opts->shard_tokens;
+    int rc = SW_K_OK;
+    while (rc == SW_K_OK && p->ids.n - at >= s) {
+        rc = write_shard(p, at, s, err);
+        at += s;
+    }
+    memmove(p->ids.v, p->ids.v + at, (p->ids.n - at) * sizeof *p->ids.v);
+    p->ids.n -= at;
+    return rc;
 }
 
 /* Where text[0..n) may be cut without changing its chunks, at or after `from`: after a newline
@@ -83,8 +97,8 @@ static int add_document(prep *p, const uint8_t *text, size_t n, sw_kerror *err)
     while (rc == SW_K_OK && n) {
         size_t k = cuttable && n > 2 * (size_t)PIECE ? safe_cut(text, n, PIECE) : n;
         rc = sw_bpe_encode(p->tok, text, k, &p->ids, err);
-        while (rc == SW_K_OK && p->ids.n >= p->opts->shard_tokens)
-            rc = flush_shard(p, p->opts->shard_tokens, err);
+        if (rc == SW_K_OK)
+            rc = write_full_shards(p, err);
         text += k;
         n -= k;
     }
@@ -379,6 +393,8 @@ static int add_path(prep *p, const char *path, int depth, sw_kerror *err)
         return sw_kerrorf(err, SW_K_EINPUT, "%s: cannot open: %s", path, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return add_file(p, path, err);
+    if (st.st_dev == p->out_dev && st.st_ino == p->out_ino)
+        return SW_K_OK;
     if (depth > 32)
         return sw_kerrorf(err, SW_K_EINPUT, "%s: folders nested too deep", path);
     DIR *d = opendir(path);
@@ -428,6 +444,11 @@ int sw_prepare(sw_bpe *t, const char *const *inputs, size_t n, const sw_prepare_
         return sw_kerrorf(err, SW_K_ERUNTIME, "%s: cannot create folder: %s", opts->out_dir,
                           strerror(errno));
     prep p = {.tok = t, .opts = opts};
+    struct stat ost;
+    if (stat(opts->out_dir, &ost) == 0) {
+        p.out_dev = ost.st_dev;
+        p.out_ino = ost.st_ino;
+    }
     p.man.dir = strdup(opts->out_dir);
     p.man.vocab_size = sw_bpe_vocab_size(t);
     p.man.token_bytes = sw_shard_token_bytes_for(p.man.vocab_size);
@@ -437,7 +458,7 @@ int sw_prepare(sw_bpe *t, const char *const *inputs, size_t n, const sw_prepare_
     for (size_t i = 0; i < n && rc == SW_K_OK; i++)
         rc = add_path(&p, inputs[i], 0, err);
     if (rc == SW_K_OK && p.ids.n)
-        rc = flush_shard(&p, p.ids.n, err);
+        rc = write_shard(&p, 0, p.ids.n, err);
     if (rc == SW_K_OK && p.man.n == 0)
         rc = sw_kerrorf(err, SW_K_EINPUT, "data prepare: the inputs hold no text");
     if (rc == SW_K_OK && opts->val_shards >= p.man.n)

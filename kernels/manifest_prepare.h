@@ -1,9 +1,9 @@
 /* manifest_prepare.h - tokenizing a corpus into shard files and a manifest (the library side of
  * `spillway data prepare`).
  *
- * Inputs are files or folders (searched recursively, names in byte order, hidden entries
- * skipped). A file named *.jsonl, *.ndjson or *.json holds JSON lines: one object per line
- * whose string field "text" is one document; any other file is one document of raw text.
+ * Inputs are files or folders (searched recursively, names in byte order, hidden entries and
+ * the output folder skipped). A file named *.jsonl, *.ndjson or *.json holds JSON lines: one object
+ * per line whose string field "text" is one document; any other file is one document of raw text.
  * Documents are encoded one by one (no chunk spans two documents), their tokens concatenated in
  * input order and cut into shards of shard_tokens tokens (the last may be shorter); the last
  * val_shards shards are held out for validation. Shards are written as they fill, each

@@ -160,6 +160,14 @@ Test(data_cli, prepare_text_jsonl_and_folder_then_verify)
     snprintf(cmd, sizeof cmd, "cmp -s %s/a/shard_00000.bin %s/b/shard_00000.bin", dir, dir);
     cr_assert_eq(system(cmd), 0, "a folder of texts and JSON lines of them give the same shard");
 
+    /* preparing into a folder inside the input folder, twice: the output is never read */
+    char inner[200];
+    snprintf(inner, sizeof inner, "%s/out", folder);
+    prepare_ok(folder, inner, "0");
+    prepare_ok(folder, inner, "0");
+    snprintf(cmd, sizeof cmd, "cmp -s %s/a/shard_00000.bin %s/shard_00000.bin", dir, inner);
+    cr_assert_eq(system(cmd), 0, "the output folder is skipped as input");
+
     prepare_ok("corpus/tinyshakespeare.txt", at("c"), "2");
     cli_result r = run((const char *const[]){"data", "verify", at("c"), "--tokenizer", TOK, NULL});
     cr_assert_eq(r.status, 0, "%s", r.err);
