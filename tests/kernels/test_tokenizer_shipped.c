@@ -134,3 +134,43 @@ Test(shipped, documents_from_json_lines_and_folders)
     sw_mapfile_close(&c);
     sw_bpe_destroy(t);
 }
+
+Test(shipped, a_long_document_encoded_in_pieces_gives_the_whole_encoding)
+{
+    /* 9 copies of the corpus (10 MB): over twice the 4 MiB piece, so preparation cuts it */
+    sw_bpe *t;
+    sw_kerror err;
+    cr_assert_eq(sw_bpe_load(SHIPPED "/tokenizer.bin", &t, &err), SW_K_OK);
+    sw_mapfile c;
+    cr_assert_eq(sw_mapfile_open(CORPUS, &c, &err), SW_K_OK);
+    char big[160], out[160];
+    snprintf(big, sizeof big, "%s/big.txt", dir);
+    FILE *f = fopen(big, "wb");
+    for (int i = 0; i < 9; i++)
+        cr_assert_eq(fwrite(c.data, 1, c.size, f), c.size);
+    fclose(f);
+    sw_mapfile_close(&c);
+    sw_mapfile b;
+    cr_assert_eq(sw_mapfile_open(big, &b, &err), SW_K_OK);
+    sw_ids whole = {0};
+    cr_assert_eq(sw_bpe_encode(t, b.data, b.size, &whole, &err), SW_K_OK);
+    snprintf(out, sizeof out, "%s/out", dir);
+    const char *in[] = {big};
+    sw_prepare_opts o = {.out_dir = out, .shard_tokens = 1u << 20, .val_shards = 0};
+    sw_manifest m;
+    cr_assert_eq(sw_prepare(t, in, 1, &o, &m, &err), SW_K_OK, "%s", err.msg);
+    cr_assert_eq(m.train_tokens, whole.n);
+    cr_assert_eq(m.train_bytes, b.size);
+    uint64_t at = 0;
+    for (size_t i = 0; i < m.n; i++) {
+        sw_shard s;
+        cr_assert_eq(sw_shard_open(m.shards[i].path, true, &s, &err), SW_K_OK, "%s", err.msg);
+        for (uint64_t k = 0; k < s.info.tokens; k++, at++)
+            cr_assert_eq(sw_shard_token(&s, k), whole.v[at], "token %llu", (unsigned long long)at);
+        sw_shard_close(&s);
+    }
+    sw_manifest_free(&m);
+    sw_ids_free(&whole);
+    sw_mapfile_close(&b);
+    sw_bpe_destroy(t);
+}
