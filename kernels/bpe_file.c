@@ -7,33 +7,12 @@
 
 #include "kernels/bpe.h"
 #include "kernels/checkpoint.h" /* sw_crc32 */
+#include "kernels/shardfile.h"  /* file helpers */
 
 uint32_t sw_bpe_image_crc(const sw_bpe *t);
 
 static const uint8_t MAGIC[8] = {'S', 'W', 'B', 'P', 'E', '\r', '\n', 0};
 enum { HEADER_BYTES = 32 };
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 /* The binary file's image (malloc'd), CRC included. */
 static uint8_t *image(const sw_bpe *t, size_t *size)
@@ -50,10 +29,10 @@ static uint8_t *image(const sw_bpe *t, size_t *size)
     if (!buf)
         return NULL;
     memcpy(buf, MAGIC, 8);
-    put32(buf + 8, SW_BPE_FILE_VERSION);
-    put32(buf + 12, n);
-    put32(buf + 16, (uint32_t)p);
-    put64(buf + 24, m);
+    sw_le_put32(buf + 8, SW_BPE_FILE_VERSION);
+    sw_le_put32(buf + 12, n);
+    sw_le_put32(buf + 16, (uint32_t)p);
+    sw_le_put64(buf + 24, m);
     memcpy(buf + HEADER_BYTES, pat, p);
     uint8_t *lens = buf + HEADER_BYTES + p, *bytes = lens + 2 * (size_t)n;
     for (uint32_t i = 0; i < n; i++) {
@@ -63,41 +42,16 @@ static uint8_t *image(const sw_bpe *t, size_t *size)
         memcpy(bytes, tok, len);
         bytes += len;
     }
-    put32(buf + total - 4, sw_crc32(0, buf, total - 4));
+    sw_le_put32(buf + total - 4, sw_crc32(0, buf, total - 4));
     *size = total;
     return buf;
-}
-
-static int write_atomic(const char *path, const void *data, size_t n, sw_kerror *err)
-{
-    size_t tl = strlen(path) + 5;
-    char *tmp = malloc(tl);
-    if (!tmp)
-        return sw_kerrorf(err, SW_K_ERUNTIME, "%s: out of memory", path);
-    snprintf(tmp, tl, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int rc = sw_kerrorf(err, SW_K_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    int bad = fwrite(data, 1, n, f) != n;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        int rc = sw_kerrorf(err, SW_K_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return rc;
-    }
-    free(tmp);
-    return SW_K_OK;
 }
 
 uint32_t sw_bpe_image_crc(const sw_bpe *t)
 {
     size_t size;
     uint8_t *buf = image(t, &size);
-    uint32_t crc = buf ? get32(buf + size - 4) : 0;
+    uint32_t crc = buf ? sw_le_get32(buf + size - 4) : 0;
     free(buf);
     return crc;
 }
@@ -108,7 +62,7 @@ int sw_bpe_save(const sw_bpe *t, const char *path, sw_kerror *err)
     uint8_t *buf = image(t, &size);
     if (!buf)
         return sw_kerrorf(err, SW_K_ERUNTIME, "%s: out of memory", path);
-    int rc = write_atomic(path, buf, size, err);
+    int rc = sw_file_write_atomic(path, buf, size, err);
     free(buf);
     return rc;
 }
@@ -141,43 +95,12 @@ int sw_bpe_save_tiktoken(const sw_bpe *t, const char *path, sw_kerror *err)
         }
         at += (size_t)snprintf(buf + at, cap - at, " %u\n", i);
     }
-    int rc = write_atomic(path, buf, at, err);
+    int rc = sw_file_write_atomic(path, buf, at, err);
     free(buf);
     return rc;
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */
-
-static int read_all(const char *path, uint8_t **out, size_t *n, sw_kerror *err)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sw_kerrorf(err, SW_K_EINPUT, "%s: cannot open tokenizer: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        len += fread(buf + len, 1, cap - len, f);
-        if (len < cap)
-            break;
-        uint8_t *b = realloc(buf, cap * 2);
-        if (!b)
-            free(buf);
-        buf = b;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf)
-        return sw_kerrorf(err, SW_K_ERUNTIME, "%s: out of memory", path);
-    if (bad) {
-        free(buf);
-        return sw_kerrorf(err, SW_K_EINPUT, "%s: read error", path);
-    }
-    *out = buf;
-    *n = len;
-    return SW_K_OK;
-}
 
 static int load_binary(const char *path, const uint8_t *buf, size_t size, sw_bpe **out,
                        sw_kerror *err)
@@ -185,14 +108,14 @@ static int load_binary(const char *path, const uint8_t *buf, size_t size, sw_bpe
     if (size < HEADER_BYTES + 4)
         return sw_kerrorf(err, SW_K_EINPUT, "%s: header: truncated (%zu bytes, expected >= %d)",
                           path, size, HEADER_BYTES + 4);
-    uint32_t version = get32(buf + 8), n = get32(buf + 12), p = get32(buf + 16);
-    uint64_t m = get64(buf + 24);
+    uint32_t version = sw_le_get32(buf + 8), n = sw_le_get32(buf + 12), p = sw_le_get32(buf + 16);
+    uint64_t m = sw_le_get64(buf + 24);
     if (version != SW_BPE_FILE_VERSION)
         return sw_kerrorf(err, SW_K_EINPUT, "%s: version: %u, expected %u", path, version,
                           SW_BPE_FILE_VERSION);
-    if (get32(buf + 20) != 0)
+    if (sw_le_get32(buf + 20) != 0)
         return sw_kerrorf(err, SW_K_EINPUT, "%s: reserved (offset 20): %u, expected 0", path,
-                          get32(buf + 20));
+                          sw_le_get32(buf + 20));
     if (n < 256 || n > (1u << 30))
         return sw_kerrorf(err, SW_K_EINPUT, "%s: vocab_size: %u, expected 256..2^30", path, n);
     uint64_t want = (uint64_t)HEADER_BYTES + p + 2ull * n + m + 4;
@@ -201,7 +124,7 @@ static int load_binary(const char *path, const uint8_t *buf, size_t size, sw_bpe
                           "%s: size: %zu bytes, the header (vocab_size %u, pattern %u bytes, "
                           "token bytes %llu) says %llu: truncated or corrupt",
                           path, size, n, p, (unsigned long long)m, (unsigned long long)want);
-    uint32_t crc = get32(buf + size - 4), got = sw_crc32(0, buf, size - 4);
+    uint32_t crc = sw_le_get32(buf + size - 4), got = sw_crc32(0, buf, size - 4);
     if (crc != got)
         return sw_kerrorf(err, SW_K_EINPUT, "%s: crc32: stored %08x, computed %08x", path, crc,
                           got);
@@ -358,30 +281,28 @@ done:
 int sw_bpe_load_tiktoken(const char *path, const char *pattern, sw_bpe **out, sw_kerror *err)
 {
     *out = NULL;
-    uint8_t *buf;
-    size_t size;
-    int rc = read_all(path, &buf, &size, err);
+    sw_mapfile m;
+    int rc = sw_mapfile_open(path, &m, err);
     if (rc != SW_K_OK)
         return rc;
-    rc = parse_tiktoken(path, buf, size, pattern, out, err);
-    free(buf);
+    rc = parse_tiktoken(path, m.data, m.size, pattern, out, err);
+    sw_mapfile_close(&m);
     return rc;
 }
 
 int sw_bpe_load(const char *path, sw_bpe **out, sw_kerror *err)
 {
     *out = NULL;
-    uint8_t *buf;
-    size_t size;
-    int rc = read_all(path, &buf, &size, err);
+    sw_mapfile m;
+    int rc = sw_mapfile_open(path, &m, err);
     if (rc != SW_K_OK)
         return rc;
-    if (size >= 8 && !memcmp(buf, MAGIC, 8))
-        rc = load_binary(path, buf, size, out, err);
-    else if (size >= 4 && !memcmp(buf, MAGIC, 4))
+    if (m.size >= 8 && !memcmp(m.data, MAGIC, 8))
+        rc = load_binary(path, m.data, m.size, out, err);
+    else if (m.size >= 4 && !memcmp(m.data, MAGIC, 4))
         rc = sw_kerrorf(err, SW_K_EINPUT, "%s: magic: not a spillway tokenizer file", path);
     else
-        rc = parse_tiktoken(path, buf, size, NULL, out, err);
-    free(buf);
+        rc = parse_tiktoken(path, m.data, m.size, NULL, out, err);
+    sw_mapfile_close(&m);
     return rc;
 }

@@ -280,37 +280,26 @@ int sw_manifest_verify(const sw_manifest *m, sw_kerror *err)
 
 int sw_manifest_write(const sw_manifest *m, sw_kerror *err)
 {
-    char *file = join(m->dir, SW_MANIFEST_NAME);
-    char *tmp = file ? join(m->dir, SW_MANIFEST_NAME ".tmp") : NULL;
-    if (!file || !tmp) {
+    char *file = join(m->dir, SW_MANIFEST_NAME), *text = NULL;
+    size_t len = 0;
+    FILE *f = file ? open_memstream(&text, &len) : NULL;
+    if (!f) {
         free(file);
-        free(tmp);
         return sw_kerrorf(err, SW_K_ERUNTIME, "%s: out of memory", m->dir);
     }
-    FILE *f = fopen(tmp, "w");
-    int rc = SW_K_OK;
-    if (!f)
-        rc = sw_kerrorf(err, SW_K_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
-    else {
-        fprintf(f,
-                "spillway-manifest %u\n# docs/formats/shard.md: shard SPLIT NAME TOKENS "
-                "TEXT_BYTES CRC32\nvocab_size %u\ntoken_bytes %u\ntokenizer_crc %08x\n"
-                "shard_tokens %llu\n",
-                SW_MANIFEST_VERSION, m->vocab_size, m->token_bytes, m->tokenizer_crc,
-                (unsigned long long)m->shard_tokens);
-        for (size_t i = 0; i < m->n; i++)
-            fprintf(f, "shard %s %s %llu %llu %08x\n", m->shards[i].val ? "val" : "train",
-                    m->shards[i].name, (unsigned long long)m->shards[i].tokens,
-                    (unsigned long long)m->shards[i].text_bytes, m->shards[i].crc);
-        int bad = ferror(f);
-        bad |= fclose(f) != 0;
-        if (bad || rename(tmp, file) != 0) {
-            rc = sw_kerrorf(err, SW_K_ERUNTIME, "%s: cannot write: %s", file, strerror(errno));
-            remove(tmp);
-        }
-    }
+    fprintf(f,
+            "spillway-manifest %u\n# docs/formats/shard.md: shard SPLIT NAME TOKENS TEXT_BYTES "
+            "CRC32\nvocab_size %u\ntoken_bytes %u\ntokenizer_crc %08x\nshard_tokens %llu\n",
+            SW_MANIFEST_VERSION, m->vocab_size, m->token_bytes, m->tokenizer_crc,
+            (unsigned long long)m->shard_tokens);
+    for (size_t i = 0; i < m->n; i++)
+        fprintf(f, "shard %s %s %llu %llu %08x\n", m->shards[i].val ? "val" : "train",
+                m->shards[i].name, (unsigned long long)m->shards[i].tokens,
+                (unsigned long long)m->shards[i].text_bytes, m->shards[i].crc);
+    int rc = fclose(f) == 0 && text ? sw_file_write_atomic(file, text, len, err)
+                                    : sw_kerrorf(err, SW_K_ERUNTIME, "%s: out of memory", file);
+    free(text);
     free(file);
-    free(tmp);
     return rc;
 }
 

@@ -53,81 +53,33 @@ uint32_t sw_shard_token_bytes_for(uint32_t vocab_size)
     return vocab_size <= 65536u ? 2u : 4u;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 /* Header layout (offsets): 0 magic[8], 8 version, 12 vocab_size, 16 token_bytes, 20 reserved,
  * 24 tokens (u64), 32 tokens_crc, 36..59 reserved (zero), 60 header_crc (of bytes 0..59). */
 static void header_encode(uint8_t *h, const sw_shard_info *in)
 {
     memset(h, 0, SW_SHARD_HEADER_BYTES);
     memcpy(h, MAGIC, 8);
-    put32(h + 8, SW_SHARD_VERSION);
-    put32(h + 12, in->vocab_size);
-    put32(h + 16, in->token_bytes);
-    put64(h + 24, in->tokens);
-    put32(h + 32, in->tokens_crc);
-    put32(h + 60, sw_crc32(0, h, 60));
+    sw_le_put32(h + 8, SW_SHARD_VERSION);
+    sw_le_put32(h + 12, in->vocab_size);
+    sw_le_put32(h + 16, in->token_bytes);
+    sw_le_put64(h + 24, in->tokens);
+    sw_le_put32(h + 32, in->tokens_crc);
+    sw_le_put32(h + 60, sw_crc32(0, h, 60));
 }
 
-int sw_shard_write(const char *path, uint32_t vocab_size, const uint32_t *ids, size_t n,
-                   sw_shard_info *info, sw_kerror *err)
+int sw_file_write_atomic(const char *path, const void *data, size_t n, sw_kerror *err)
 {
-    sw_shard_info hdr = {vocab_size, sw_shard_token_bytes_for(vocab_size), n, 0};
-    size_t bytes = n * hdr.token_bytes;
-    uint8_t *buf = malloc(bytes ? bytes : 1);
-    if (!buf)
-        return sw_kerrorf(err, SW_K_ERUNTIME, "%s: out of memory", path);
-    for (size_t i = 0; i < n; i++) {
-        if (ids[i] >= vocab_size) {
-            free(buf);
-            return sw_kerrorf(err, SW_K_EINPUT, "%s: token %zu: id %u, expected < %u", path, i,
-                              ids[i], vocab_size);
-        }
-        uint8_t *p = buf + i * hdr.token_bytes;
-        p[0] = (uint8_t)ids[i];
-        p[1] = (uint8_t)(ids[i] >> 8);
-        if (hdr.token_bytes == 4) {
-            p[2] = (uint8_t)(ids[i] >> 16);
-            p[3] = (uint8_t)(ids[i] >> 24);
-        }
-    }
-    hdr.tokens_crc = sw_crc32(0, buf, bytes);
-    uint8_t h[SW_SHARD_HEADER_BYTES];
-    header_encode(h, &hdr);
     size_t tl = strlen(path) + 5;
     char *tmp = malloc(tl);
-    if (!tmp) {
-        free(buf);
+    if (!tmp)
         return sw_kerrorf(err, SW_K_ERUNTIME, "%s: out of memory", path);
-    }
     snprintf(tmp, tl, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     int rc = SW_K_OK;
     if (!f)
         rc = sw_kerrorf(err, SW_K_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
     else {
-        int bad = fwrite(h, 1, sizeof h, f) != sizeof h;
-        bad |= fwrite(buf, 1, bytes, f) != bytes;
+        int bad = fwrite(data, 1, n, f) != n;
         bad |= fclose(f) != 0;
         if (bad || rename(tmp, path) != 0) {
             rc = sw_kerrorf(err, SW_K_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
@@ -135,6 +87,35 @@ int sw_shard_write(const char *path, uint32_t vocab_size, const uint32_t *ids, s
         }
     }
     free(tmp);
+    return rc;
+}
+
+int sw_shard_write(const char *path, uint32_t vocab_size, const uint32_t *ids, size_t n,
+                   sw_shard_info *info, sw_kerror *err)
+{
+    sw_shard_info hdr = {vocab_size, sw_shard_token_bytes_for(vocab_size), n, 0};
+    size_t bytes = n * hdr.token_bytes;
+    uint8_t *buf = malloc(SW_SHARD_HEADER_BYTES + bytes);
+    if (!buf)
+        return sw_kerrorf(err, SW_K_ERUNTIME, "%s: out of memory", path);
+    uint8_t *tok = buf + SW_SHARD_HEADER_BYTES;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] >= vocab_size) {
+            free(buf);
+            return sw_kerrorf(err, SW_K_EINPUT, "%s: token %zu: id %u, expected < %u", path, i,
+                              ids[i], vocab_size);
+        }
+        uint8_t *p = tok + i * hdr.token_bytes;
+        p[0] = (uint8_t)ids[i];
+        p[1] = (uint8_t)(ids[i] >> 8);
+        if (hdr.token_bytes == 4) {
+            p[2] = (uint8_t)(ids[i] >> 16);
+            p[3] = (uint8_t)(ids[i] >> 24);
+        }
+    }
+    hdr.tokens_crc = sw_crc32(0, tok, bytes);
+    header_encode(buf, &hdr);
+    int rc = sw_file_write_atomic(path, buf, SW_SHARD_HEADER_BYTES + bytes, err);
     free(buf);
     if (rc == SW_K_OK && info)
         *info = hdr;
@@ -155,21 +136,21 @@ int sw_shard_open(const char *path, bool check_tokens, sw_shard *out, sw_kerror 
                         m.size, SW_SHARD_HEADER_BYTES);
     else if (memcmp(h, MAGIC, 8))
         rc = sw_kerrorf(err, SW_K_EINPUT, "%s: magic: not a spillway shard file", path);
-    else if (get32(h + 8) != SW_SHARD_VERSION)
-        rc = sw_kerrorf(err, SW_K_EINPUT, "%s: version: %u, expected %u", path, get32(h + 8),
+    else if (sw_le_get32(h + 8) != SW_SHARD_VERSION)
+        rc = sw_kerrorf(err, SW_K_EINPUT, "%s: version: %u, expected %u", path, sw_le_get32(h + 8),
                         SW_SHARD_VERSION);
-    else if (get32(h + 60) != sw_crc32(0, h, 60))
+    else if (sw_le_get32(h + 60) != sw_crc32(0, h, 60))
         rc = sw_kerrorf(err, SW_K_EINPUT, "%s: header_crc: stored %08x, computed %08x", path,
-                        get32(h + 60), sw_crc32(0, h, 60));
+                        sw_le_get32(h + 60), sw_crc32(0, h, 60));
     for (size_t i = 20; rc == SW_K_OK && i < 60; i++)
         if ((i < 24 || i >= 36) && h[i])
             rc = sw_kerrorf(err, SW_K_EINPUT, "%s: reserved (offset %zu): %u, expected 0", path, i,
                             h[i]);
     if (rc == SW_K_OK) {
-        in.vocab_size = get32(h + 12);
-        in.token_bytes = get32(h + 16);
-        in.tokens = get64(h + 24);
-        in.tokens_crc = get32(h + 32);
+        in.vocab_size = sw_le_get32(h + 12);
+        in.token_bytes = sw_le_get32(h + 16);
+        in.tokens = sw_le_get64(h + 24);
+        in.tokens_crc = sw_le_get32(h + 32);
         uint64_t want;
         if (in.token_bytes != 2 && in.token_bytes != 4)
             rc = sw_kerrorf(err, SW_K_EINPUT, "%s: token_bytes: %u, expected 2 or 4", path,

@@ -4,7 +4,8 @@
  * token count, CRC-32 of the tokens, CRC-32 of the header) followed by the tokens as uint16 or
  * uint32. Writers write PATH.tmp and rename it over PATH, so a reader never sees half a shard.
  * Readers memory-map the file: opening one costs its header (and, when asked, one pass to check
- * the tokens' CRC), never a copy of the tokens.
+ * the tokens' CRC), never a copy of the tokens. Also here: read-only mappings of any file, the
+ * atomic file write and little-endian field helpers that the tokenizer file shares.
  */
 #ifndef SW_SHARDFILE_H
 #define SW_SHARDFILE_H
@@ -29,6 +30,33 @@ typedef struct sw_mapfile {
  * be opened or mapped. Unmap with sw_mapfile_close. */
 int sw_mapfile_open(const char *path, sw_mapfile *out, sw_kerror *err);
 void sw_mapfile_close(sw_mapfile *m);
+
+/* Writes n bytes to path atomically: path.tmp, then rename over path; a failure removes the
+ * temporary file. SW_K_ERUNTIME naming the file on any I/O error. */
+int sw_file_write_atomic(const char *path, const void *data, size_t n, sw_kerror *err);
+
+/* Little-endian fields of the tokenizer and shard files. */
+static inline void sw_le_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void sw_le_put64(uint8_t *p, uint64_t v)
+{
+    sw_le_put32(p, (uint32_t)v);
+    sw_le_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint32_t sw_le_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t sw_le_get64(const uint8_t *p)
+{
+    return (uint64_t)sw_le_get32(p) | (uint64_t)sw_le_get32(p + 4) << 32;
+}
 
 /* ---- shard header ------------------------------------------------------------------------ */
 
