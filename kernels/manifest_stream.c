@@ -83,6 +83,30 @@ int sw_lease_stream_open(const sw_manifest *m, size_t shard, uint64_t offset, ui
     return SW_K_OK;
 }
 
+int sw_lease_stream_open_range(const sw_manifest *m, uint64_t begin, uint64_t end, int B, int T,
+                               bool check_tokens, sw_lease_stream **out, sw_kerror *err)
+{
+    *out = NULL;
+    if (end <= begin || end > m->train_tokens)
+        return sw_kerrorf(err, SW_K_EINPUT,
+                          "%s: lease [%llu, %llu): expected a non-empty range of the %llu "
+                          "training tokens",
+                          m->dir, (unsigned long long)begin, (unsigned long long)end,
+                          (unsigned long long)m->train_tokens);
+    size_t shard;
+    uint64_t off;
+    int rc = sw_manifest_locate(m, begin, &shard, &off, err);
+    if (rc != SW_K_OK)
+        return rc;
+    if (end - begin > m->shards[shard].tokens - off)
+        return sw_kerrorf(err, SW_K_EINPUT,
+                          "%s: lease [%llu, %llu): spans %s and the next shard (a shard manager "
+                          "over this manifest needs shard_tokens %llu)",
+                          m->dir, (unsigned long long)begin, (unsigned long long)end,
+                          m->shards[shard].name, (unsigned long long)m->shard_tokens);
+    return sw_lease_stream_open(m, shard, off, end - begin, B, T, check_tokens, out, err);
+}
+
 void sw_lease_stream_close(sw_lease_stream *s)
 {
     if (!s)

@@ -31,6 +31,11 @@ typedef struct sw_lease_stream sw_lease_stream;
  * file disagrees with the manifest. */
 int sw_lease_stream_open(const sw_manifest *m, size_t shard, uint64_t offset, uint64_t length,
                          int B, int T, bool check_tokens, sw_lease_stream **out, sw_kerror *err);
+/* The same for a shard manager's lease [begin, end) of the training stream (0 <= begin < end <=
+ * train_tokens): located with sw_manifest_locate. SW_K_EINPUT when the range spans two shard
+ * files (the manager was not created with the manifest's shard_tokens). */
+int sw_lease_stream_open_range(const sw_manifest *m, uint64_t begin, uint64_t end, int B, int T,
+                               bool check_tokens, sw_lease_stream **out, sw_kerror *err);
 void sw_lease_stream_close(sw_lease_stream *s);
 
 /* Fills inputs[rows*T] and targets[rows*T] (caller-owned, room for B*T each) with the next

@@ -103,6 +103,19 @@ Test(data_cli, tokenizer_train_encode_decode_round_trip)
     cli_result_free(&r);
 }
 
+Test(data_cli, help_and_unknown_subcommands)
+{
+    const char *cmds[] = {"tokenizer", "data"};
+    for (int i = 0; i < 2; i++) {
+        cli_result r = run((const char *const[]){cmds[i], "--help", NULL});
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        cr_assert(strstr(r.out, "usage: spillway"), "%s", r.out);
+        cli_result_free(&r);
+        expect_input_error((const char *const[]){cmds[i], "frobnicate", NULL},
+                           "unknown subcommand 'frobnicate'", NULL);
+    }
+}
+
 Test(data_cli, tokenizer_errors)
 {
     expect_input_error((const char *const[]){"tokenizer", "train", "corpus/tinyshakespeare.txt",

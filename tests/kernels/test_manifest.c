@@ -320,14 +320,10 @@ Test(manifest, leases_over_the_training_stream_train_every_token_once)
     uint8_t *seen = calloc(m.train_tokens, 1);
     uint64_t dropped = 0;
     for (size_t k = 0; k + 1 < sizeof cuts / sizeof cuts[0]; k++) {
-        size_t shard;
-        uint64_t off;
         sw_kerror err;
-        cr_assert_eq(sw_manifest_locate(&m, cuts[k], &shard, &off, &err), SW_K_OK);
         sw_lease_stream *s;
-        cr_assert_eq(
-            sw_lease_stream_open(&m, shard, off, cuts[k + 1] - cuts[k], 2, 8, true, &s, &err),
-            SW_K_OK, "%s", err.msg);
+        cr_assert_eq(sw_lease_stream_open_range(&m, cuts[k], cuts[k + 1], 2, 8, true, &s, &err),
+                     SW_K_OK, "%s", err.msg);
         int32_t in[16], tg[16];
         int rows;
         uint64_t pos = cuts[k];
@@ -345,6 +341,12 @@ Test(manifest, leases_over_the_training_stream_train_every_token_once)
         dropped += sw_lease_stream_dropped(s);
         sw_lease_stream_close(s);
     }
+    sw_lease_stream *s;
+    sw_kerror err;
+    cr_assert_eq(sw_lease_stream_open_range(&m, 40, 56, 2, 8, true, &s, &err), SW_K_EINPUT);
+    cr_assert(strstr(err.msg, "spans s0.bin and the next shard"), "%s", err.msg);
+    cr_assert_eq(sw_lease_stream_open_range(&m, 150, 193, 2, 8, true, &s, &err), SW_K_EINPUT);
+    cr_assert(strstr(err.msg, "expected a non-empty range of the 192"), "%s", err.msg);
     for (uint64_t i = 0; i + 8 < m.train_tokens; i++)
         cr_assert_eq(seen[i], 1, "token %llu trained %d times", (unsigned long long)i, seen[i]);
     /* only the final 8 tokens (the last row lacks a successor for its last token) drop */
