@@ -443,6 +443,18 @@ int sw_prepare(sw_bpe *t, const char *const *inputs, size_t n, const sw_prepare_
     if (mkdir(opts->out_dir, 0777) != 0 && errno != EEXIST)
         return sw_kerrorf(err, SW_K_ERUNTIME, "%s: cannot create folder: %s", opts->out_dir,
                           strerror(errno));
+    /* a manifest left from an earlier run would name shards this run overwrites: remove it
+     * first, so a run that fails midway leaves no manifest rather than a wrong one */
+    size_t ml = strlen(opts->out_dir) + sizeof SW_MANIFEST_NAME + 1;
+    char *old_manifest = malloc(ml);
+    if (!old_manifest)
+        return sw_kerrorf(err, SW_K_ERUNTIME, "data prepare: out of memory");
+    snprintf(old_manifest, ml, "%s/%s", opts->out_dir, SW_MANIFEST_NAME);
+    int gone = remove(old_manifest) == 0 || errno == ENOENT;
+    free(old_manifest);
+    if (!gone)
+        return sw_kerrorf(err, SW_K_ERUNTIME, "%s/%s: cannot remove the old manifest: %s",
+                          opts->out_dir, SW_MANIFEST_NAME, strerror(errno));
     prep p = {.tok = t, .opts = opts};
     struct stat ost;
     if (stat(opts->out_dir, &ost) == 0) {

@@ -7,7 +7,8 @@
  * Documents are encoded one by one (no chunk spans two documents), their tokens concatenated in
  * input order and cut into shards of shard_tokens tokens (the last may be shorter); the last
  * val_shards shards are held out for validation. Shards are written as they fill, each
- * atomically, and the manifest last, so a manifest only ever names complete shards. The token
+ * atomically, and the manifest last, so a manifest only ever names complete shards; a manifest
+ * already in the folder is removed first, so a run that fails midway leaves none. The token
  * stream has no document separator (the vocabulary has no special tokens).
  */
 #ifndef SW_MANIFEST_PREPARE_H

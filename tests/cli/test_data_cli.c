@@ -208,6 +208,14 @@ Test(data_cli, prepare_input_errors)
     expect_input_error((const char *const[]){"data", "prepare", at("bad.jsonl"), "--tokenizer", TOK,
                                              "-o", at("o"), "--shard-tokens", "10", NULL},
                        "bad.jsonl: line 1", "'text'");
+    /* a failed run into a folder holding a dataset leaves no (stale) manifest behind */
+    prepare_ok("corpus/tinyshakespeare.txt", at("o"), "1");
+    cr_assert_eq(access(at("o/manifest.txt"), F_OK), 0);
+    write_file(at("half.jsonl"), "{\"text\": \"fine\"}\n{\"text\": nope}\n");
+    expect_input_error((const char *const[]){"data", "prepare", at("half.jsonl"), "--tokenizer",
+                                             TOK, "-o", at("o"), "--shard-tokens", "1", NULL},
+                       "half.jsonl: line 2", NULL);
+    cr_assert_neq(access(at("o/manifest.txt"), F_OK), 0, "no manifest after a failed run");
     write_file(at("small.txt"), "Just a few words.\n");
     expect_input_error((const char *const[]){"data", "prepare", at("small.txt"), "--tokenizer", TOK,
                                              "-o", at("o"), "--shard-tokens", "100", "--val-shards",
