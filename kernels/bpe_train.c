@@ -313,7 +313,7 @@ int sw_bpe_trainer_train(sw_bpe_trainer *tr, uint32_t vocab_size, uint64_t seed,
         k->value = i;
     }
     tb_len = 256;
-    /* words in the map's slot order, which depends only on the chunks: deterministic */
+    /* word order does not matter: pair counts are sums, and ties go by the pair's key */
     for (size_t i = 0; i < tr->chunks.cap; i++) {
         sw_bmap_slot *c = &tr->chunks.slots[i];
         if (!c->hash)
@@ -378,8 +378,7 @@ int sw_bpe_trainer_train(sw_bpe_trainer *tr, uint32_t vocab_size, uint64_t seed,
             tb_len += la + lb;
         } else
             t = (uint32_t)k->value;
-        /* the word list may grow while we walk it (a word can gain a pair (t, t)...) but not
-         * this pair's: merge_word never adds (a, b) back */
+        /* walk the pair's word list detached: merging never adds a word to (a, b)'s list */
         uint32_t *ws = p->words, nw = p->nwords;
         p->words = NULL;
         p->nwords = p->capwords = 0;
@@ -395,7 +394,6 @@ int sw_bpe_trainer_train(sw_bpe_trainer *tr, uint32_t vocab_size, uint64_t seed,
             }
         }
         free(ws);
-        p = &s.pairs[e.pair]; /* pairs may have moved */
         for (size_t j = 0; j < s.ndirty; j++) {
             pair *q = &s.pairs[s.dirty[j]];
             if (q->count > q->count_before && hpush(&s, (hentry){q->count, q->tie, s.dirty[j]}))

@@ -5,7 +5,8 @@
  * adjacent pair of tokens that occurs most often over the corpus (chunk counts as weights) into
  * a new token with the next id, until the vocabulary has the requested size or no pair is left.
  * Ties between equally frequent pairs are broken by a hash of the pair and the seed, so a seed
- * fixes the result: same corpus, size, pattern and seed, same vocabulary, byte for byte. A pair
+ * fixes the result: same corpus (texts added in any order), size, pattern and seed, same
+ * vocabulary, byte for byte. A pair
  * whose concatenation is already a token is merged into that token without taking a new id; a
  * pair whose concatenation would exceed SW_BPE_MAX_TOKEN_BYTES is never merged.
  *

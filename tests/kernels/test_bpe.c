@@ -390,3 +390,25 @@ Test(bpe_train, tokens_never_outgrow_the_file_format)
     free(text);
     sw_bpe_destroy(t);
 }
+
+Test(bpe_train, the_order_of_inputs_does_not_matter)
+{
+    /* two texts added in either order: the same chunks, so the same vocabulary */
+    sw_mapfile m;
+    sw_kerror err;
+    cr_assert_eq(sw_mapfile_open("corpus/tinyshakespeare.txt", &m, &err), SW_K_OK);
+    const uint8_t *part[2] = {m.data, m.data + 100000};
+    sw_bpe *t[2];
+    for (int k = 0; k < 2; k++) {
+        sw_bpe_trainer *tr;
+        cr_assert_eq(sw_bpe_trainer_create(NULL, &tr, &err), SW_K_OK);
+        cr_assert_eq(sw_bpe_trainer_add(tr, part[k], 100000, &err), SW_K_OK);
+        cr_assert_eq(sw_bpe_trainer_add(tr, part[1 - k], 100000, &err), SW_K_OK);
+        cr_assert_eq(sw_bpe_trainer_train(tr, 800, 3, &t[k], &err), SW_K_OK);
+        sw_bpe_trainer_destroy(tr);
+    }
+    cr_assert_eq(sw_bpe_crc(t[0]), sw_bpe_crc(t[1]));
+    sw_bpe_destroy(t[0]);
+    sw_bpe_destroy(t[1]);
+    sw_mapfile_close(&m);
+}
