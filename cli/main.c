@@ -16,6 +16,8 @@ static const sw_command commands[] = {
     {"sweep", "run a parameter sweep locally or on Slurm, one table", sw_cmd_sweep},
     {"train", "train a model on one site (CPU), with checkpoints", sw_train_main},
     {"windows", "print the curtailment windows of a trace", sw_cmd_windows},
+    {"tokenizer", "train, apply or inspect a BPE tokenizer", sw_cmd_tokenizer},
+    {"data", "tokenize text into shard files with a manifest", sw_cmd_data},
 };
 
 static void usage(FILE *out)
