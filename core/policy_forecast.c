@@ -30,28 +30,15 @@ static double next_grid_s(const fthreshold *s, double t_s)
     return g - s->origin_unix_s;
 }
 
-/* Curtailed seconds of the window starting at run time t_s (curtailed there), as forecast at
- * t_s: stretches above the threshold shorter than the hysteresis are bridged, one that long
- * ends the window. Capped by the horizon. */
+/* Length of the curtailed run starting at run time t_s (curtailed there), as forecast at t_s:
+ * up to the first forecast value at or above the threshold, capped by the horizon. A dip back
+ * above ends the run even if the hysteresis would keep a provisioned site through it: the
+ * question is whether *this* stretch repays a provisioning, and the stretch after the dip is
+ * judged on its own when it comes. */
 static double window_curtailed_s(const fthreshold *s, double t_s)
 {
-    double u = s->origin_unix_s + t_s, horizon_end = u + s->cfg.horizon_s;
-    const sw_trace *tr = sw_forecast_trace(s->fc);
-    double step = sw_trace_step(tr, s->region);
-    double g = s->origin_unix_s + next_grid_s(s, t_s);
-    double held = fmin(g, horizon_end) - u, gap = 0;
-    for (; g < horizon_end; g += step) {
-        double len = fmin(step, horizon_end - g);
-        if (sw_forecast_value(s->fc, s->region, u, g) < s->cfg.threshold_g_per_kwh) {
-            held += len;
-            gap = 0;
-        } else {
-            gap += len;
-            if (gap >= s->cfg.hysteresis_s && gap > 0)
-                break;
-        }
-    }
-    return held;
+    return sw_forecast_window_s(s->fc, s->region, s->origin_unix_s + t_s,
+                                s->cfg.threshold_g_per_kwh, s->cfg.horizon_s);
 }
 
 static void fthreshold_observe(void *self, double t_s, double mci_ignored, sw_policy_decision *out)

@@ -6,11 +6,11 @@
  * Times are run seconds; run time t reads the forecast at origin_unix_s + t. One file each:
  *
  *   forecast_threshold (policy_forecast.c): the threshold rule, but an off site is provisioned
- *     only when the forecast says the curtailment window starting now holds at least
- *     min_window_s of curtailed time (dips above the threshold shorter than hysteresis_s are
- *     bridged, as the hysteresis would keep the site through them). Short windows, which cannot
- *     repay provisioning, model download and round start-up, are skipped. Release as threshold
- *     (after hysteresis_s above). Event-driven (no poll grid).
+ *     only when the forecast says the curtailed run starting now (up to the first forecast value
+ *     at or above the threshold) lasts at least min_window_s. Short windows, which cannot repay
+ *     provisioning, model download and round start-up, are skipped; a skipped site looks again
+ *     at every trace step (a newer forecast may see more). Once up, release as threshold (after
+ *     hysteresis_s above; dips are bridged as usual). Event-driven (no poll grid).
  *
  *   deadline (policy_deadline.c), one policy per site sharing one plan: train `tokens` by
  *     `deadline_s` at least carbon. At every step of the trace grid the plan picks the lowest
