@@ -20,5 +20,6 @@ int sw_cmd_coordinator(int argc, char **argv);
 int sw_cmd_agent(int argc, char **argv);
 int sw_cmd_keygen(int argc, char **argv);
 int sw_cmd_sweep(int argc, char **argv);
+int sw_cmd_optimum(int argc, char **argv);
 
 #endif

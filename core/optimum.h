@@ -111,4 +111,13 @@ int sw_optimum_brute_force(const sw_opt_problem *p, sw_opt_schedule *out, sw_err
 int sw_optimum_policy_plan(const sw_opt_problem *p, sw_policy *const *policies,
                            unsigned char *up, sw_error *err);
 
+/* The problem of a scenario (core/scenario.h) on its trace tr for the run [start, end): one
+ * step per trace step of the first site's region, up to policy.deadline_s (0: the run's end);
+ * budget model.tokens; sites with the figures of core/policy_scenario.h. sites_out has
+ * sc->n_sites entries (caller-owned; p->sites points to it). */
+struct sw_scenario;
+int sw_optimum_from_scenario(const struct sw_scenario *sc, const sw_trace *tr, double start_unix_s,
+                             double end_unix_s, sw_opt_problem *p, sw_opt_site *sites_out,
+                             sw_error *err);
+
 #endif
