@@ -38,8 +38,7 @@ static void hhmm(double unix_s, char *buf, size_t n)
     snprintf(buf, n, "%.5s", iso + 11);
 }
 
-static void print_schedule(const sw_scenario *sc, const sw_opt_problem *p,
-                           const sw_opt_schedule *s)
+static void print_schedule(const sw_scenario *sc, const sw_opt_problem *p, const sw_opt_schedule *s)
 {
     size_t K = p->n_steps;
     for (size_t i = 0; i < p->n_sites; i++) {
@@ -68,8 +67,7 @@ static void print_schedule(const sw_scenario *sc, const sw_opt_problem *p,
 
 static const sw_policy_kind kinds[] = {SW_POLICY_THRESHOLD, SW_POLICY_FORECAST_THRESHOLD,
                                        SW_POLICY_DEADLINE, SW_POLICY_ELASTIC};
-static const char *const kind_names[] = {"threshold", "forecast_threshold", "deadline",
-                                         "elastic"};
+static const char *const kind_names[] = {"threshold", "forecast_threshold", "deadline", "elastic"};
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
 int sw_cmd_optimum(int argc, char **argv)
@@ -195,7 +193,8 @@ int sw_cmd_optimum(int argc, char **argv)
             const sw_opt_schedule *s = &scored[k];
             printf("%-20s %10.3f %10.4g ", kind_names[k], s->carbon_g / 1e3, s->tokens);
             if (!s->feasible) {
-                printf("%10s %12s %12s  (%.3g tokens short)\n", "-", "-", "-", p.tokens - s->tokens);
+                printf("%10s %12s %12s  (%.3g tokens short)\n", "-", "-", "-",
+                       p.tokens - s->tokens);
                 continue;
             }
             if (opt.status == SW_OPT_INFEASIBLE) {

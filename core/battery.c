@@ -9,8 +9,7 @@ int sw_battery_init(sw_battery *b, const sw_battery_config *c, const char *prefi
     memset(b, 0, sizeof *b);
     const char *p = prefix ? prefix : "battery";
     if (!(c->capacity_wh > 0) || !isfinite(c->capacity_wh))
-        return sw_errorf(err, SW_EINPUT, "%s.capacity_wh: expected > 0, got %g", p,
-                         c->capacity_wh);
+        return sw_errorf(err, SW_EINPUT, "%s.capacity_wh: expected > 0, got %g", p, c->capacity_wh);
     if (!(c->max_charge_w >= 0) || !isfinite(c->max_charge_w))
         return sw_errorf(err, SW_EINPUT, "%s.max_charge_w: expected >= 0, got %g", p,
                          c->max_charge_w);
@@ -18,8 +17,8 @@ int sw_battery_init(sw_battery *b, const sw_battery_config *c, const char *prefi
         return sw_errorf(err, SW_EINPUT, "%s.max_discharge_w: expected >= 0, got %g", p,
                          c->max_discharge_w);
     if (!(c->round_trip_efficiency > 0 && c->round_trip_efficiency <= 1))
-        return sw_errorf(err, SW_EINPUT, "%s.round_trip_efficiency: expected in (0, 1], got %g",
-                         p, c->round_trip_efficiency);
+        return sw_errorf(err, SW_EINPUT, "%s.round_trip_efficiency: expected in (0, 1], got %g", p,
+                         c->round_trip_efficiency);
     if (!(c->soc_min >= 0 && c->soc_min < c->soc_max && c->soc_max <= 1))
         return sw_errorf(err, SW_EINPUT,
                          "%s.soc_min, %s.soc_max: expected 0 <= soc_min < soc_max <= 1, got %g, %g",

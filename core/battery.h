@@ -44,29 +44,28 @@ typedef struct sw_battery_steer {
 } sw_battery_steer;
 
 typedef struct sw_battery_step {
-    double demand_w, solar_w;  /* inputs */
+    double demand_w, solar_w; /* inputs */
     double solar_to_load_w, solar_to_battery_w, spilled_w;
     double grid_to_load_w, grid_to_battery_w, grid_w;
-    double charge_w;           /* into the battery terminals: solar + grid */
-    double discharge_w;        /* out of storage */
-    double battery_to_load_w;  /* delivered: eta * discharge_w */
+    double charge_w;          /* into the battery terminals: solar + grid */
+    double discharge_w;       /* out of storage */
+    double battery_to_load_w; /* delivered: eta * discharge_w */
     double charge_loss_w, discharge_loss_w;
     double stored_wh_before, stored_wh_after;
-    double grid_carbon_g;      /* carbon of all grid energy drawn this step */
-    double load_carbon_g;      /* carbon attributed to the site's consumption this step */
+    double grid_carbon_g; /* carbon of all grid energy drawn this step */
+    double load_carbon_g; /* carbon attributed to the site's consumption this step */
 } sw_battery_step;
 
 typedef struct sw_battery {
     sw_battery_config cfg;
-    double eta;              /* one-way efficiency */
-    double stored_wh;        /* energy in storage */
-    double stored_carbon_g;  /* carbon carried by that energy */
+    double eta;             /* one-way efficiency */
+    double stored_wh;       /* energy in storage */
+    double stored_carbon_g; /* carbon carried by that energy */
 } sw_battery;
 
 /* Checks cfg (errors name sites[i].battery.<field> with the given prefix, e.g. "battery") and
  * starts at soc_initial with carbon-free stored energy. */
-int sw_battery_init(sw_battery *b, const sw_battery_config *cfg, const char *prefix,
-                    sw_error *err);
+int sw_battery_init(sw_battery *b, const sw_battery_config *cfg, const char *prefix, sw_error *err);
 
 /* One dispatch step; demand_w, solar_w >= 0, dt_s > 0, mci >= 0 (NaN: no grid signal, counted
  * as 0 g). */

@@ -62,8 +62,8 @@ static double noisy_value(const void *self, size_t region, double issue_unix_s,
     double k = floor((target_unix_s - issue_grid) / step);
     if (k < 1)
         return x; /* the issue step itself is observed, not forecast */
-    uint64_t key = splitmix64(s->seed ^ splitmix64((uint64_t)region * 0x100000001b3ULL ^
-                                                   (uint64_t)(int64_t)issue_step));
+    uint64_t key = splitmix64(
+        s->seed ^ splitmix64((uint64_t)region * 0x100000001b3ULL ^ (uint64_t)(int64_t)issue_step));
     gsl_rng_set(s->rng, (unsigned long)(key & 0xffffffffUL));
     double z = 0, c = sqrt(1 - s->rho * s->rho);
     for (double j = 1; j <= k; j++) {

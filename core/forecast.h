@@ -46,8 +46,8 @@ typedef struct sw_forecast_config {
     /* NOISY: error model above. */
     double sigma0_g_per_kwh;            /* error std at lead 0+, >= 0 [20] */
     double sigma1_g_per_kwh_per_sqrt_h; /* growth of the std with sqrt(lead in hours), >= 0 [40] */
-    double rho;                         /* AR(1) correlation between successive lead steps, [0, 1) */
-    uint64_t seed;                      /* noise seed */
+    double rho;    /* AR(1) correlation between successive lead steps, [0, 1) */
+    uint64_t seed; /* noise seed */
     /* FILE: the CSV path (borrowed during create). */
     const char *file;
 } sw_forecast_config;

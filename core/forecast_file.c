@@ -52,8 +52,7 @@ static size_t last_at_or_before(const frow *rows, size_t lo, size_t hi, double x
     return a == lo ? (size_t)-1 : a - 1;
 }
 
-static double file_value(const void *self, size_t region, double issue_unix_s,
-                         double target_unix_s)
+static double file_value(const void *self, size_t region, double issue_unix_s, double target_unix_s)
 {
     const file_state *s = self;
     if (region >= s->n_regions)
@@ -138,35 +137,44 @@ static int parse_rows(file_state *s, char *text, const char *name, sw_error *err
                                  name, line_no, columns[0], columns[1], columns[2], columns[3], n);
             double issue, target;
             if (sw_parse_iso8601(cells[0], &issue) != SW_OK)
-                return sw_errorf(err, SW_EINPUT, "%s:%zu:issue_time: expected an ISO-8601 time, "
-                                 "got \"%s\"", name, line_no, cells[0]);
+                return sw_errorf(err, SW_EINPUT,
+                                 "%s:%zu:issue_time: expected an ISO-8601 time, "
+                                 "got \"%s\"",
+                                 name, line_no, cells[0]);
             if (sw_parse_iso8601(cells[1], &target) != SW_OK)
-                return sw_errorf(err, SW_EINPUT, "%s:%zu:target_time: expected an ISO-8601 time, "
-                                 "got \"%s\"", name, line_no, cells[1]);
+                return sw_errorf(err, SW_EINPUT,
+                                 "%s:%zu:target_time: expected an ISO-8601 time, "
+                                 "got \"%s\"",
+                                 name, line_no, cells[1]);
             if (target < issue)
                 return sw_errorf(err, SW_EINPUT, "%s:%zu:target_time: %s is before issue_time %s",
                                  name, line_no, cells[1], cells[0]);
             int ri = sw_trace_region_index(s->trace, cells[2]);
             if (ri < 0)
-                return sw_errorf(err, SW_EINPUT, "%s:%zu:region: \"%s\" is not a region of the trace",
-                                 name, line_no, cells[2]);
+                return sw_errorf(err, SW_EINPUT,
+                                 "%s:%zu:region: \"%s\" is not a region of the trace", name,
+                                 line_no, cells[2]);
             char *end = NULL;
             errno = 0;
             double v = strtod(cells[3], &end);
             if (cells[3][0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v) || v < 0)
-                return sw_errorf(err, SW_EINPUT, "%s:%zu:mci_g_per_kwh: expected a finite number "
-                                 ">= 0, got \"%s\"", name, line_no, cells[3]);
+                return sw_errorf(err, SW_EINPUT,
+                                 "%s:%zu:mci_g_per_kwh: expected a finite number "
+                                 ">= 0, got \"%s\"",
+                                 name, line_no, cells[3]);
             fregion *r = &s->r[ri];
             if (r->n > 0) {
                 const frow *p = &r->rows[r->n - 1];
                 if (issue < p->issue_unix_s)
-                    return sw_errorf(err, SW_EINPUT, "%s:%zu:issue_time: not in ascending order "
-                                     "for region %s (line %zu is later)", name, line_no, cells[2],
-                                     r->last_line);
+                    return sw_errorf(err, SW_EINPUT,
+                                     "%s:%zu:issue_time: not in ascending order "
+                                     "for region %s (line %zu is later)",
+                                     name, line_no, cells[2], r->last_line);
                 if (issue == p->issue_unix_s && !(target > p->target_unix_s))
-                    return sw_errorf(err, SW_EINPUT, "%s:%zu:target_time: not strictly ascending "
-                                     "within issue %s of region %s (see line %zu)", name, line_no,
-                                     cells[0], cells[2], r->last_line);
+                    return sw_errorf(err, SW_EINPUT,
+                                     "%s:%zu:target_time: not strictly ascending "
+                                     "within issue %s of region %s (see line %zu)",
+                                     name, line_no, cells[0], cells[2], r->last_line);
             }
             if (r->n == r->cap) {
                 size_t cap = r->cap ? 2 * r->cap : 64;

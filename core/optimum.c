@@ -18,8 +18,9 @@ int sw_optimum_check(const sw_opt_problem *p, sw_error *err)
     if (!(p->step_s > 0) || !isfinite(p->step_s))
         return sw_errorf(err, SW_EINPUT, "optimum.step_s: expected > 0, got %g", p->step_s);
     if (p->n_steps == 0)
-        return sw_errorf(err, SW_EINPUT, "optimum.n_steps: expected >= 1 (a deadline after the "
-                                         "start)");
+        return sw_errorf(err, SW_EINPUT,
+                         "optimum.n_steps: expected >= 1 (a deadline after the "
+                         "start)");
     if (!p->sites || p->n_sites == 0)
         return sw_errorf(err, SW_EINPUT, "optimum.sites: expected at least one site");
     if (!(p->tokens > 0) || !isfinite(p->tokens))
@@ -196,8 +197,10 @@ int sw_optimum_brute_force(const sw_opt_problem *p, sw_opt_schedule *out, sw_err
         return rc;
     size_t K = p->n_steps, N = p->n_sites * K;
     if (N > 22)
-        return sw_errorf(err, SW_EINPUT, "optimum: brute force is for n_sites * n_steps <= 22, "
-                                         "got %zu", N);
+        return sw_errorf(err, SW_EINPUT,
+                         "optimum: brute force is for n_sites * n_steps <= 22, "
+                         "got %zu",
+                         N);
     unsigned char up[22];
     double cap[22], factor[22], mci[22], train[22];
     slot slots[22];
@@ -273,10 +276,9 @@ int sw_optimum_brute_force(const sw_opt_problem *p, sw_opt_schedule *out, sw_err
         if (!up[i] || cap[i] <= 0)
             continue;
         const sw_opt_site *x = &p->sites[i / K];
-        slots[ns] = (slot){mci[i] * (x->train_w - x->idle_w) / 3.6e6 /
-                               (x->tokens_per_s * factor[i % K]),
-                           x->tokens_per_s * factor[i % K],
-                           mci[i] * (x->train_w - x->idle_w) / 3.6e6, cap[i], i};
+        slots[ns] = (slot){
+            mci[i] * (x->train_w - x->idle_w) / 3.6e6 / (x->tokens_per_s * factor[i % K]),
+            x->tokens_per_s * factor[i % K], mci[i] * (x->train_w - x->idle_w) / 3.6e6, cap[i], i};
         ns++;
     }
     qsort(slots, ns, sizeof *slots, cmp_slot);
@@ -316,8 +318,8 @@ static void mark(const sw_opt_problem *p, unsigned char *up, size_t s, double fr
         up[s * K + (size_t)k] = 1;
 }
 
-int sw_optimum_policy_plan(const sw_opt_problem *p, sw_policy *const *policies,
-                           unsigned char *up, sw_error *err)
+int sw_optimum_policy_plan(const sw_opt_problem *p, sw_policy *const *policies, unsigned char *up,
+                           sw_error *err)
 {
     int rc = sw_optimum_check(p, err);
     if (rc != SW_OK)
@@ -470,8 +472,7 @@ int sw_optimum_solve(const sw_opt_problem *p, double time_limit_s, const unsigne
     if (rc != SW_OK)
         return rc;
     if (!(time_limit_s > 0))
-        return sw_errorf(err, SW_EINPUT, "optimum: time limit must be > 0 s, got %g",
-                         time_limit_s);
+        return sw_errorf(err, SW_EINPUT, "optimum: time limit must be > 0 s, got %g", time_limit_s);
     rc = sw_opt_schedule_init(&out->schedule, p, err);
     if (rc != SW_OK)
         return rc;
@@ -643,8 +644,8 @@ int sw_optimum_solve(const sw_opt_problem *p, double time_limit_s, const unsigne
         glp_delete_prob(lp);
         free(m.hint_x);
         sw_opt_result_free(out);
-        return sw_errorf(err, SW_ERUNTIME, "optimum: the LP relaxation failed (GLPK %d/%d)",
-                         lp_rc, lp_status);
+        return sw_errorf(err, SW_ERUNTIME, "optimum: the LP relaxation failed (GLPK %d/%d)", lp_rc,
+                         lp_status);
     }
     out->lp_bound_g = glp_get_obj_val(lp);
     glp_iocp ip;

@@ -43,10 +43,10 @@ typedef struct sw_opt_site {
 } sw_opt_site;
 
 typedef struct sw_opt_problem {
-    const sw_trace *trace;   /* borrowed */
-    double start_unix_s;     /* trace time of run time 0 */
-    double step_s;           /* grid step, > 0 (the trace step, usually) */
-    size_t n_steps;          /* deadline = n_steps * step_s; steps past the trace cannot be up */
+    const sw_trace *trace;    /* borrowed */
+    double start_unix_s;      /* trace time of run time 0 */
+    double step_s;            /* grid step, > 0 (the trace step, usually) */
+    size_t n_steps;           /* deadline = n_steps * step_s; steps past the trace cannot be up */
     const sw_opt_site *sites; /* [n_sites], borrowed */
     size_t n_sites;
     double tokens;        /* budget, > 0 */
@@ -58,11 +58,11 @@ typedef struct sw_opt_schedule {
     size_t n_sites, n_steps;
     unsigned char *up;
     double *train_s;
-    double carbon_g;  /* cost model carbon */
+    double carbon_g; /* cost model carbon */
     double energy_j;
-    double tokens;    /* tokens trained (<= budget, = budget when feasible) */
-    double finish_s;  /* run time of the end of the step that reached the budget; INFINITY if not */
-    bool feasible;    /* the budget is reached by the deadline */
+    double tokens;   /* tokens trained (<= budget, = budget when feasible) */
+    double finish_s; /* run time of the end of the step that reached the budget; INFINITY if not */
+    bool feasible;   /* the budget is reached by the deadline */
 } sw_opt_schedule;
 
 typedef enum sw_opt_status {
@@ -108,8 +108,8 @@ int sw_optimum_brute_force(const sw_opt_problem *p, sw_opt_schedule *out, sw_err
 /* The up-pattern of policies[s] (one per site, region p->sites[s].region) driven over the run
  * [0, n_steps * step_s) the way the engine drives them (all sites due at one instant, in index
  * order, at the times they ask for). up: n_sites * n_steps bytes, caller-owned. */
-int sw_optimum_policy_plan(const sw_opt_problem *p, sw_policy *const *policies,
-                           unsigned char *up, sw_error *err);
+int sw_optimum_policy_plan(const sw_opt_problem *p, sw_policy *const *policies, unsigned char *up,
+                           sw_error *err);
 
 /* The problem of a scenario (core/scenario.h) on its trace tr for the run [start, end): one
  * step per trace step of the first site's region, up to policy.deadline_s (0: the run's end);

@@ -15,11 +15,12 @@ int sw_optimum_from_scenario(const sw_scenario *sc, const sw_trace *tr, double s
         int rc = sw_scenario_lookahead_site(sc, tr, i, &ls, err);
         if (rc != SW_OK)
             return rc;
-        sites_out[i] = (sw_opt_site){ls.region, ls.overhead_s, ls.idle_w, ls.train_w,
-                                     ls.tokens_per_s};
+        sites_out[i] =
+            (sw_opt_site){ls.region, ls.overhead_s, ls.idle_w, ls.train_w, ls.tokens_per_s};
     }
     double step_s = sw_trace_step(tr, sites_out[0].region);
-    double deadline_s = sc->policy.deadline_s > 0 ? sc->policy.deadline_s : end_unix_s - start_unix_s;
+    double deadline_s =
+        sc->policy.deadline_s > 0 ? sc->policy.deadline_s : end_unix_s - start_unix_s;
     if (deadline_s > end_unix_s - start_unix_s)
         deadline_s = end_unix_s - start_unix_s;
     *p = (sw_opt_problem){

@@ -102,14 +102,16 @@ static void deadline_decide(void *self, double t_s, const bool *before, bool *wa
         for (size_t s = 0; s < d->n; s++) {
             want[s] = false;
             snprintf(reason[s], sizeof reason[s], "%s",
-                     left <= 0 ? "deadline plan: budget trained" : "deadline plan: deadline passed");
+                     left <= 0 ? "deadline plan: budget trained"
+                               : "deadline plan: deadline passed");
         }
         return;
     }
     /* 2. forecast segments [now, first grid point), grid steps ..., up to the deadline */
     const sw_trace *tr = sw_forecast_trace(d->fc);
     double u = d->origin_unix_s + t_s, dl = d->origin_unix_s + d->cfg.deadline_s;
-    double start = sw_trace_start(tr, d->sites[0].region), step = sw_trace_step(tr, d->sites[0].region);
+    double start = sw_trace_start(tr, d->sites[0].region),
+           step = sw_trace_step(tr, d->sites[0].region);
     size_t k = 0;
     for (double a = u; a < dl && k < d->k_cap; k++) {
         double g = start + (floor((a - start) / step) + 1) * step;
@@ -151,8 +153,8 @@ static void deadline_decide(void *self, double t_s, const bool *before, bool *wa
             d->overhead_left_s[s] = d->sites[s].overhead_s;
         if (isfinite(theta))
             snprintf(reason[s], sizeof reason[s],
-                     "deadline plan: %.3g tokens left by t=%.0f s, run under %.1f g/kWh",
-                     left, d->cfg.deadline_s, theta);
+                     "deadline plan: %.3g tokens left by t=%.0f s, run under %.1f g/kWh", left,
+                     d->cfg.deadline_s, theta);
         else
             snprintf(reason[s], sizeof reason[s],
                      "deadline plan: %.3g tokens left by t=%.0f s exceed the forecast capacity: "
@@ -164,8 +166,8 @@ static void deadline_decide(void *self, double t_s, const bool *before, bool *wa
 static const sw_policy_group_ops deadline_ops = {"deadline", deadline_decide, deadline_destroy};
 
 int sw_policy_deadline_create(const sw_deadline_config *cfg, const sw_forecast *fc,
-                              const sw_lookahead_site *sites, size_t n_sites,
-                              double origin_unix_s, sw_policy **out, sw_error *err)
+                              const sw_lookahead_site *sites, size_t n_sites, double origin_unix_s,
+                              sw_policy **out, sw_error *err)
 {
     if (!cfg || !fc)
         return sw_errorf(err, SW_EINPUT, "policy: deadline needs a configuration and a forecast");

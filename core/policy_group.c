@@ -52,8 +52,8 @@ static void member_observe(void *self, double t_s, double mci_ignored, sw_policy
         g->decided_t_s = t_s;
     }
     bool w = g->want[m->site];
-    out->note = w == m->want ? SW_POLICY_NOTE_NONE
-                             : (w ? SW_POLICY_NOTE_WANT_ON : SW_POLICY_NOTE_WANT_OFF);
+    out->note =
+        w == m->want ? SW_POLICY_NOTE_NONE : (w ? SW_POLICY_NOTE_WANT_ON : SW_POLICY_NOTE_WANT_OFF);
     snprintf(out->reason, sizeof out->reason, "%s", out->note ? g->reason[m->site] : "");
     m->want = w;
     out->want = w;
@@ -102,9 +102,8 @@ int sw_lookahead_sites_check(const sw_lookahead_site *sites, size_t n_sites, con
             return sw_errorf(err, SW_EINPUT, "policy.sites[%zu].overhead_s: expected >= 0, got %g",
                              i, s->overhead_s);
         if (!isfinite(s->tokens_per_s) || s->tokens_per_s <= 0)
-            return sw_errorf(err, SW_EINPUT,
-                             "policy.sites[%zu].tokens_per_s: expected > 0, got %g", i,
-                             s->tokens_per_s);
+            return sw_errorf(err, SW_EINPUT, "policy.sites[%zu].tokens_per_s: expected > 0, got %g",
+                             i, s->tokens_per_s);
         if (!isfinite(s->train_w) || s->train_w < 0 || !isfinite(s->idle_w) || s->idle_w < 0)
             return sw_errorf(err, SW_EINPUT,
                              "policy.sites[%zu].power_w: expected train and idle >= 0", i);

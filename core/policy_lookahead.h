@@ -63,18 +63,18 @@ typedef struct sw_lookahead_site {
 } sw_lookahead_site;
 
 typedef struct sw_deadline_config {
-    double tokens;         /* budget to train, > 0 */
-    double deadline_s;     /* run time by which it must be trained, > 0 */
-    double min_window_s;   /* shortest window worth provisioning for, s, >= 0 */
-    double margin;         /* plan for tokens * (1 + margin), >= 0 (forecast error, sync) */
-    double sync_fraction;  /* throughput factor while 2+ sites are up, in (0, 1] */
+    double tokens;        /* budget to train, > 0 */
+    double deadline_s;    /* run time by which it must be trained, > 0 */
+    double min_window_s;  /* shortest window worth provisioning for, s, >= 0 */
+    double margin;        /* plan for tokens * (1 + margin), >= 0 (forecast error, sync) */
+    double sync_fraction; /* throughput factor while 2+ sites are up, in (0, 1] */
 } sw_deadline_config;
 
 /* Creates n_sites deadline policies sharing one plan (out[i] for sites[i]; each destroyed on
  * its own, the plan with the last). fc is borrowed. Errors name the field. */
 int sw_policy_deadline_create(const sw_deadline_config *cfg, const sw_forecast *fc,
-                              const sw_lookahead_site *sites, size_t n_sites,
-                              double origin_unix_s, sw_policy **out, sw_error *err);
+                              const sw_lookahead_site *sites, size_t n_sites, double origin_unix_s,
+                              sw_policy **out, sw_error *err);
 
 typedef struct sw_elastic_config {
     double max_g_per_mtoken; /* run a site while its extra tokens cost at most this, gCO2 per

@@ -7,8 +7,8 @@
 double sw_scenario_sync_fraction(const sw_scenario *sc)
 {
     const sw_scenario_rounds *r = &sc->rounds;
-    double f = (r->min_duration_s - r->startup_s - r->return_s - r->aggregate_s) /
-               r->min_duration_s;
+    double f =
+        (r->min_duration_s - r->startup_s - r->return_s - r->aggregate_s) / r->min_duration_s;
     return f < 0.01 ? 0.01 : (f > 1 ? 1 : f);
 }
 
@@ -87,8 +87,8 @@ int sw_policies_create(const sw_scenario *sc, const sw_trace *tr, double start_u
                        sc->name);
         goto done;
     }
-    sw_forecast_config fcfg = {f->kind, f->sigma0_g_per_kwh, f->sigma1_g_per_kwh_per_sqrt_h, f->rho,
-                               sc->seed, f->file};
+    sw_forecast_config fcfg = {
+        f->kind, f->sigma0_g_per_kwh, f->sigma1_g_per_kwh_per_sqrt_h, f->rho, sc->seed, f->file};
     rc = sw_forecast_create(&fcfg, tr, &out->forecast, err);
     if (rc != SW_OK)
         goto done;

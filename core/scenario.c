@@ -164,8 +164,8 @@ static const field trace_fields[] = {
 static const field forecast_fields[] = {
     ENUM(sw_scenario_forecast, kind, "kind", SW_FORECAST_PERFECT, forecast_names),
     NUM(sw_scenario_forecast, sigma0_g_per_kwh, "sigma0_g_per_kwh", 20, GE, 0, 0),
-    NUM(sw_scenario_forecast, sigma1_g_per_kwh_per_sqrt_h, "sigma1_g_per_kwh_per_sqrt_h", 40, GE,
-        0, 0),
+    NUM(sw_scenario_forecast, sigma1_g_per_kwh_per_sqrt_h, "sigma1_g_per_kwh_per_sqrt_h", 40, GE, 0,
+        0),
     NUM(sw_scenario_forecast, rho, "rho", 0.8, GE | LT, 0, 1),
     {"file", F_PATH, offsetof(sw_scenario_forecast, file), 0, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0},
     END,

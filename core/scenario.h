@@ -69,8 +69,8 @@ typedef struct sw_scenario_forecast {
 } sw_scenario_forecast;
 
 typedef struct sw_scenario_policy {
-    sw_policy_kind kind; /* threshold | always_on | forecast_threshold | deadline | elastic
-                          * [threshold] */
+    sw_policy_kind kind;        /* threshold | always_on | forecast_threshold | deadline | elastic
+                                 * [threshold] */
     double threshold_g_per_kwh; /* curtailment: MCI below this, gCO2/kWh, >= 0 [100] */
     double deprovision_after_s; /* hysteresis: MCI above threshold this long, s, >= 0 [600] */
     double poll_s;              /* signal polling period, s, >= 0; 0 = exact, event-driven [10] */
@@ -78,10 +78,10 @@ typedef struct sw_scenario_policy {
     double min_window_s; /* forecast_threshold, deadline: shortest curtailed run worth a
                           * provisioning, s, >= 0; 0 = the largest site provision_s +
                           * rounds.startup_s + rounds.min_duration_s [0] */
-    double horizon_s;    /* forecast_threshold: how far ahead the forecast is read, s, > 0 [86400] */
-    double deadline_s;   /* deadline: run time by which model.tokens are trained, s, >= 0;
-                          * 0 = the end of the run [0] */
-    double margin;       /* deadline: plan for tokens x (1 + margin), >= 0 [0.05] */
+    double horizon_s;  /* forecast_threshold: how far ahead the forecast is read, s, > 0 [86400] */
+    double deadline_s; /* deadline: run time by which model.tokens are trained, s, >= 0;
+                        * 0 = the end of the run [0] */
+    double margin;     /* deadline: plan for tokens x (1 + margin), >= 0 [0.05] */
     double max_g_per_mtoken; /* elastic: cap on the carbon of a site's extra tokens, gCO2 per
                               * 1e6 tokens, >= 0; 0 = threshold_g_per_kwh at the first site's
                               * training power and throughput [0] */

@@ -6,9 +6,13 @@
 
 #include "core/battery.h"
 
-static const sw_battery_config cfg = {
-    .capacity_wh = 10000, .max_charge_w = 3000, .max_discharge_w = 2500,
-    .round_trip_efficiency = 0.81, .soc_min = 0.1, .soc_max = 0.9, .soc_initial = 0.5};
+static const sw_battery_config cfg = {.capacity_wh = 10000,
+                                      .max_charge_w = 3000,
+                                      .max_discharge_w = 2500,
+                                      .round_trip_efficiency = 0.81,
+                                      .soc_min = 0.1,
+                                      .soc_max = 0.9,
+                                      .soc_initial = 0.5};
 
 Test(battery, energy_and_carbon_are_conserved_at_every_step)
 {
@@ -18,9 +22,10 @@ Test(battery, energy_and_carbon_are_conserved_at_every_step)
     double dt = 300, grid_g = 0, load_g = 0, carbon0 = b.stored_carbon_g;
     for (int k = 0; k < 288; k++) { /* one day of 5-min steps */
         double hour = k * dt / 3600;
-        double solar = fmax(0, 4000 * sin((hour - 6) / 12 * 3.14159265358979));  /* 4 kWp, 06:00-18:00 */
-        double demand = (k / 12) % 3 ? 2024 : 468;                    /* training or idle */
-        double mci = (k / 24) % 2 ? 20 : 450;                         /* curtailed half the time */
+        double solar =
+            fmax(0, 4000 * sin((hour - 6) / 12 * 3.14159265358979)); /* 4 kWp, 06:00-18:00 */
+        double demand = (k / 12) % 3 ? 2024 : 468;                   /* training or idle */
+        double mci = (k / 24) % 2 ? 20 : 450;                        /* curtailed half the time */
         sw_battery_step s;
         cr_assert_eq(sw_battery_dispatch(&b, dt, demand, solar, mci,
                                          sw_battery_default_steer(mci, 100), &s, &err),
@@ -29,10 +34,10 @@ Test(battery, energy_and_carbon_are_conserved_at_every_step)
         double rhs = s.demand_w + s.charge_w + s.spilled_w + s.discharge_loss_w;
         cr_assert_float_eq(lhs, rhs, 1e-6, "step %d: %g != %g", k, lhs, rhs);
         cr_assert_float_eq(s.stored_wh_after - s.stored_wh_before,
-                           (sqrt(0.81) * s.charge_w - s.discharge_w) * dt / 3600, 1e-6,
-                           "step %d", k);
-        cr_assert_float_eq(s.solar_to_load_w + s.battery_to_load_w + s.grid_to_load_w, demand,
-                           1e-6, "demand served, step %d", k);
+                           (sqrt(0.81) * s.charge_w - s.discharge_w) * dt / 3600, 1e-6, "step %d",
+                           k);
+        cr_assert_float_eq(s.solar_to_load_w + s.battery_to_load_w + s.grid_to_load_w, demand, 1e-6,
+                           "demand served, step %d", k);
         cr_assert_leq(s.charge_w, cfg.max_charge_w + 1e-9);
         cr_assert_leq(s.discharge_w, cfg.max_discharge_w + 1e-9);
         cr_assert(s.charge_w == 0 || s.discharge_w == 0, "no charging while discharging");

@@ -138,8 +138,7 @@ Test(forecast, window_length_from_the_reference_trace)
     /* SPP_TX has a 10-minute curtailment window at 03:05 UTC on 2026-01-12 (issue 12). */
     sw_trace *tr = NULL;
     sw_error err;
-    cr_assert_eq(sw_trace_load("traces/mci_2026-01-11.csv", NULL, &tr, &err), SW_OK, "%s",
-                 err.msg);
+    cr_assert_eq(sw_trace_load("traces/mci_2026-01-11.csv", NULL, &tr, &err), SW_OK, "%s", err.msg);
     int tx = sw_trace_region_index(tr, "SPP_TX");
     cr_assert_geq(tx, 0);
     double t;
@@ -176,12 +175,12 @@ Test(forecast_file, latest_issue_and_step_semantics)
     sw_error err;
     cr_assert_eq(parse(text, tr, &f, &err), SW_OK, "%s", err.msg);
     cr_assert_str_eq(sw_forecast_kind_name(f), "file");
-    cr_assert_eq(sw_forecast_value(f, 0, T0, T0 + 400), 20);         /* inside 17:05's step */
-    cr_assert_eq(sw_forecast_value(f, 0, T0 + 200, T0 + 600), 30);   /* issue 17:00 still */
-    cr_assert_eq(sw_forecast_value(f, 0, T0 + 300, T0 + 600), 35);   /* the newer issue */
-    cr_assert(isnan(sw_forecast_value(f, 0, T0 + 300, T0 + 300)));   /* before its first target */
-    cr_assert(isnan(sw_forecast_value(f, 0, T0 - 1, T0 + 300)));     /* nothing issued yet */
-    cr_assert(isnan(sw_forecast_value(f, 0, T0, T0 + 900)));         /* past the last target */
+    cr_assert_eq(sw_forecast_value(f, 0, T0, T0 + 400), 20);       /* inside 17:05's step */
+    cr_assert_eq(sw_forecast_value(f, 0, T0 + 200, T0 + 600), 30); /* issue 17:00 still */
+    cr_assert_eq(sw_forecast_value(f, 0, T0 + 300, T0 + 600), 35); /* the newer issue */
+    cr_assert(isnan(sw_forecast_value(f, 0, T0 + 300, T0 + 300))); /* before its first target */
+    cr_assert(isnan(sw_forecast_value(f, 0, T0 - 1, T0 + 300)));   /* nothing issued yet */
+    cr_assert(isnan(sw_forecast_value(f, 0, T0, T0 + 900)));       /* past the last target */
     sw_forecast_destroy(f);
     sw_trace_destroy(tr);
 }
@@ -210,10 +209,12 @@ Test(forecast_file, every_bad_line_names_file_line_and_field)
     expect_error("2026-01-11T17:00Z,2026-01-11T17:00Z,R,nan\n", "fc.csv:2:mci_g_per_kwh");
     expect_error("2026-01-11T17:00Z,2026-01-11T17:00Z,R,\n", "fc.csv:2:mci_g_per_kwh");
     expect_error("2026-01-11T17:00Z,2026-01-11T17:00Z,R\n", "fc.csv:2: expected 4 cells");
-    expect_error("2026-01-11T17:05Z,2026-01-11T17:05Z,R,1\n2026-01-11T17:00Z,2026-01-11T17:05Z,R,1\n",
-                 "fc.csv:3:issue_time: not in ascending order");
-    expect_error("2026-01-11T17:00Z,2026-01-11T17:05Z,R,1\n2026-01-11T17:00Z,2026-01-11T17:05Z,R,1\n",
-                 "fc.csv:3:target_time: not strictly ascending");
+    expect_error(
+        "2026-01-11T17:05Z,2026-01-11T17:05Z,R,1\n2026-01-11T17:00Z,2026-01-11T17:05Z,R,1\n",
+        "fc.csv:3:issue_time: not in ascending order");
+    expect_error(
+        "2026-01-11T17:00Z,2026-01-11T17:05Z,R,1\n2026-01-11T17:00Z,2026-01-11T17:05Z,R,1\n",
+        "fc.csv:3:target_time: not strictly ascending");
     sw_trace *tr = ramp_trace(20);
     sw_forecast *f = NULL;
     sw_error err;

@@ -27,8 +27,8 @@ static sw_trace *columns_trace(size_t n_regions, size_t n, const double *v /* [r
         cols[r] = v + r * n;
     sw_trace *tr = NULL;
     sw_error err;
-    cr_assert_eq(sw_trace_from_columns(names, t, cols, n_regions, n, STEP, &tr, &err), SW_OK,
-                 "%s", err.msg);
+    cr_assert_eq(sw_trace_from_columns(names, t, cols, n_regions, n, STEP, &tr, &err), SW_OK, "%s",
+                 err.msg);
     return tr;
 }
 
@@ -95,7 +95,13 @@ static sw_trace *random_problem(uint64_t seed, size_t n, size_t K, sw_opt_site *
                                  2000, 50 + (double)(lcg(&x) % 100)};
         cap += sites[s].tokens_per_s * STEP * (double)K;
     }
-    *p = (sw_opt_problem){tr, T0, STEP, K, sites, n, cap * (0.15 + 0.35 * (double)(lcg(&x) % 100) / 100),
+    *p = (sw_opt_problem){tr,
+                          T0,
+                          STEP,
+                          K,
+                          sites,
+                          n,
+                          cap * (0.15 + 0.35 * (double)(lcg(&x) % 100) / 100),
                           n > 1 ? 0.8 : 1};
     return tr;
 }
@@ -204,8 +210,7 @@ Test(optimum, no_policy_beats_the_optimum)
         for (size_t s = 0; s < n; s++)
             sw_policy_destroy(pol[s]);
         sw_elastic_config ec = {sw_elastic_cap_from_threshold(100, 2000, 100), p.sync_fraction};
-        cr_assert_eq(sw_policy_elastic_create(&ec, fc, ls, n, T0, pol, &err), SW_OK, "%s",
-                     err.msg);
+        cr_assert_eq(sw_policy_elastic_create(&ec, fc, ls, n, T0, pol, &err), SW_OK, "%s", err.msg);
         check_not_better(&p, pol, &r, "elastic");
         for (size_t s = 0; s < n; s++)
             sw_policy_destroy(pol[s]);

@@ -38,8 +38,7 @@ static void run(double tokens, double deadline_s, bool *wanted)
     sw_lookahead_site site = {0, 300, 100, 2000, 500};
     sw_deadline_config dc = {tokens, deadline_s, 600, 0, 1};
     sw_policy *p = NULL;
-    cr_assert_eq(sw_policy_deadline_create(&dc, fc, &site, 1, T0, &p, &err), SW_OK, "%s",
-                 err.msg);
+    cr_assert_eq(sw_policy_deadline_create(&dc, fc, &site, 1, T0, &p, &err), SW_OK, "%s", err.msg);
     cr_assert_str_eq(sw_policy_kind_name(p), "deadline");
     double t = 0;
     for (int k = 0; k < 24; k++) {

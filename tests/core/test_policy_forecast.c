@@ -38,8 +38,7 @@ static sw_trace *reference(void)
 {
     sw_trace *tr = NULL;
     sw_error err;
-    cr_assert_eq(sw_trace_load("traces/mci_2026-01-11.csv", NULL, &tr, &err), SW_OK, "%s",
-                 err.msg);
+    cr_assert_eq(sw_trace_load("traces/mci_2026-01-11.csv", NULL, &tr, &err), SW_OK, "%s", err.msg);
     return tr;
 }
 

@@ -25,8 +25,8 @@ static void load(const char *const *ov, size_t n, loaded *l)
                  err.msg);
     sw_trace_options topt = sw_scenario_trace_options(&l->sc);
     cr_assert_eq(sw_trace_load(l->sc.trace.file, &topt, &l->tr, &err), SW_OK, "%s", err.msg);
-    cr_assert_eq(sw_scenario_run_span(&l->sc, l->tr, &l->start_unix_s, &l->end_unix_s, &err),
-                 SW_OK, "%s", err.msg);
+    cr_assert_eq(sw_scenario_run_span(&l->sc, l->tr, &l->start_unix_s, &l->end_unix_s, &err), SW_OK,
+                 "%s", err.msg);
 }
 
 static void unload(loaded *l)
@@ -116,15 +116,15 @@ Test(policy_scenario, on_the_reference_scenario_no_policy_beats_the_optimum, .ti
     sw_opt_site sites[3];
     sw_opt_problem p;
     sw_error err;
-    cr_assert_eq(sw_optimum_from_scenario(&l.sc, l.tr, l.start_unix_s, l.end_unix_s, &p, sites,
-                                          &err),
-                 SW_OK, "%s", err.msg);
+    cr_assert_eq(
+        sw_optimum_from_scenario(&l.sc, l.tr, l.start_unix_s, l.end_unix_s, &p, sites, &err), SW_OK,
+        "%s", err.msg);
     sw_opt_result r;
     cr_assert_eq(sw_optimum_solve(&p, 300, NULL, &r, &err), SW_OK, "%s", err.msg);
     cr_assert_neq(r.status, SW_OPT_INFEASIBLE);
     cr_assert_geq(r.schedule.tokens, p.tokens * (1 - 1e-9));
-    sw_policy_kind kinds[] = {SW_POLICY_THRESHOLD, SW_POLICY_FORECAST_THRESHOLD,
-                              SW_POLICY_DEADLINE, SW_POLICY_ELASTIC};
+    sw_policy_kind kinds[] = {SW_POLICY_THRESHOLD, SW_POLICY_FORECAST_THRESHOLD, SW_POLICY_DEADLINE,
+                              SW_POLICY_ELASTIC};
     double carbon[4];
     for (size_t k = 0; k < 4; k++) {
         sw_scenario v = l.sc;
