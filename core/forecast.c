@@ -34,11 +34,23 @@ static const sw_forecast_ops persistence_ops = {"persistence", persistence_value
 
 /* ---- noisy ------------------------------------------------------------------------------ */
 
+/* The AR(1) errors z_1..z_n of the latest issue step asked for, per region: the errors are a
+ * function of (seed, region, issue step) only, so this memo never changes an answer; it makes a
+ * horizon of K steps cost O(K) instead of O(K^2) draws. */
+typedef struct noisy_memo {
+    double issue_step; /* NAN = empty */
+    size_t n, cap;
+    double *z; /* z[k-1] = z_k */
+} noisy_memo;
+
 typedef struct noisy_state {
     const sw_trace *trace;
     double sigma0, sigma1, rho;
     uint64_t seed;
-    gsl_rng *rng; /* reseeded per query: the noise is a function of (seed, region, issue step) */
+    gsl_rng *rng;      /* positioned after memo[r].n draws of memo[r].issue_step */
+    size_t rng_region; /* whose memo the generator's state belongs to */
+    size_t n_regions;
+    noisy_memo *memo; /* [n_regions]; mutable behind the const self of value() */
 } noisy_state;
 
 static uint64_t splitmix64(uint64_t x)
@@ -49,12 +61,47 @@ static uint64_t splitmix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* z_k of (region, issue_step), k >= 1, or NAN when out of memory. */
+static double noisy_z(const noisy_state *s, size_t region, double issue_step, size_t k)
+{
+    noisy_memo *m = &s->memo[region];
+    noisy_state *w = (noisy_state *)s; /* the memo and generator are caches, not state */
+    if (!(m->issue_step == issue_step) || w->rng_region != region) {
+        if (!(m->issue_step == issue_step))
+            m->n = 0;
+        /* replay from the seed: a region switch loses the generator's position */
+        uint64_t key = splitmix64(s->seed ^ splitmix64((uint64_t)region * 0x100000001b3ULL ^
+                                                       (uint64_t)(int64_t)issue_step));
+        gsl_rng_set(s->rng, (unsigned long)(key & 0xffffffffUL));
+        for (size_t j = 0; j < m->n; j++)
+            (void)gsl_ran_gaussian_ziggurat(s->rng, 1.0);
+        m->issue_step = issue_step;
+        w->rng_region = region;
+    }
+    if (k > m->cap) {
+        size_t cap = m->cap ? m->cap : 64;
+        while (cap < k)
+            cap *= 2;
+        double *z = realloc(m->z, cap * sizeof *z);
+        if (!z)
+            return NAN;
+        m->z = z;
+        m->cap = cap;
+    }
+    double c = sqrt(1 - s->rho * s->rho);
+    for (; m->n < k; m->n++) {
+        double n = gsl_ran_gaussian_ziggurat(s->rng, 1.0);
+        m->z[m->n] = m->n == 0 ? n : s->rho * m->z[m->n - 1] + c * n;
+    }
+    return m->z[k - 1];
+}
+
 static double noisy_value(const void *self, size_t region, double issue_unix_s,
                           double target_unix_s)
 {
     const noisy_state *s = self;
     double x = sw_trace_value(s->trace, region, target_unix_s);
-    if (isnan(x))
+    if (isnan(x) || region >= s->n_regions)
         return NAN;
     double start = sw_trace_start(s->trace, region), step = sw_trace_step(s->trace, region);
     double issue_step = floor((issue_unix_s - start) / step);
@@ -62,14 +109,7 @@ static double noisy_value(const void *self, size_t region, double issue_unix_s,
     double k = floor((target_unix_s - issue_grid) / step);
     if (k < 1)
         return x; /* the issue step itself is observed, not forecast */
-    uint64_t key = splitmix64(
-        s->seed ^ splitmix64((uint64_t)region * 0x100000001b3ULL ^ (uint64_t)(int64_t)issue_step));
-    gsl_rng_set(s->rng, (unsigned long)(key & 0xffffffffUL));
-    double z = 0, c = sqrt(1 - s->rho * s->rho);
-    for (double j = 1; j <= k; j++) {
-        double n = gsl_ran_gaussian_ziggurat(s->rng, 1.0);
-        z = j == 1 ? n : s->rho * z + c * n;
-    }
+    double z = noisy_z(s, region, issue_step, (size_t)k);
     double lead_h = (target_unix_s - issue_unix_s) / 3600.0;
     double sigma = s->sigma0 + s->sigma1 * sqrt(lead_h > 0 ? lead_h : 0);
     double f = x + sigma * z;
@@ -80,6 +120,9 @@ static void noisy_destroy(void *self)
 {
     noisy_state *s = self;
     gsl_rng_free(s->rng);
+    for (size_t r = 0; s->memo && r < s->n_regions; r++)
+        free(s->memo[r].z);
+    free(s->memo);
     free(s);
 }
 
@@ -136,10 +179,15 @@ int sw_forecast_create(const sw_forecast_config *cfg, const sw_trace *tr, sw_for
         if (!s)
             return sw_errorf(err, SW_ERUNTIME, "forecast: out of memory");
         s->rng = gsl_rng_alloc(gsl_rng_mt19937);
-        if (!s->rng) {
-            free(s);
+        s->n_regions = sw_trace_region_count(tr);
+        s->memo = calloc(s->n_regions ? s->n_regions : 1, sizeof *s->memo);
+        if (!s->rng || !s->memo) {
+            noisy_destroy(s);
             return sw_errorf(err, SW_ERUNTIME, "forecast: out of memory");
         }
+        for (size_t r = 0; r < s->n_regions; r++)
+            s->memo[r].issue_step = NAN;
+        s->rng_region = (size_t)-1;
         s->trace = tr;
         s->sigma0 = cfg->sigma0_g_per_kwh;
         s->sigma1 = cfg->sigma1_g_per_kwh_per_sqrt_h;
