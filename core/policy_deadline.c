@@ -110,6 +110,11 @@ static void deadline_decide(void *self, double t_s, const bool *before, bool *wa
     /* 2. forecast segments [now, first grid point), grid steps ..., up to the deadline */
     const sw_trace *tr = sw_forecast_trace(d->fc);
     double u = d->origin_unix_s + t_s, dl = d->origin_unix_s + d->cfg.deadline_s;
+    double share = 1; /* of the tokens left that this plan's window must hold */
+    if (d->cfg.horizon_s > 0 && dl - u > d->cfg.horizon_s) {
+        share = d->cfg.horizon_s / (dl - u);
+        dl = u + d->cfg.horizon_s;
+    }
     double start = sw_trace_start(tr, d->sites[0].region),
            step = sw_trace_step(tr, d->sites[0].region);
     size_t k = 0;
@@ -124,7 +129,7 @@ static void deadline_decide(void *self, double t_s, const bool *before, bool *wa
         a = b;
     }
     /* 3. the lowest theta (a forecast value, inclusive) with enough capacity */
-    double need = left * (1 + d->cfg.margin);
+    double need = left * (1 + d->cfg.margin) * share;
     size_t nc = 0;
     for (size_t s = 0; s < d->n; s++)
         for (size_t j = 0; j < k; j++)
@@ -184,6 +189,8 @@ int sw_policy_deadline_create(const sw_deadline_config *cfg, const sw_forecast *
     if (!(cfg->sync_fraction > 0 && cfg->sync_fraction <= 1))
         return sw_errorf(err, SW_EINPUT, "policy.sync_fraction: expected in (0, 1], got %g",
                          cfg->sync_fraction);
+    if (!isfinite(cfg->horizon_s) || cfg->horizon_s < 0)
+        return sw_errorf(err, SW_EINPUT, "policy.horizon_s: expected >= 0, got %g", cfg->horizon_s);
     int rc = sw_lookahead_sites_check(sites, n_sites, fc, err);
     if (rc != SW_OK)
         return rc;
@@ -195,7 +202,9 @@ int sw_policy_deadline_create(const sw_deadline_config *cfg, const sw_forecast *
     d->origin_unix_s = origin_unix_s;
     d->n = n_sites;
     double step = sw_trace_step(sw_forecast_trace(fc), sites[0].region);
-    d->k_cap = (size_t)ceil(cfg->deadline_s / step) + 2;
+    double plan_s =
+        cfg->horizon_s > 0 && cfg->horizon_s < cfg->deadline_s ? cfg->horizon_s : cfg->deadline_s;
+    d->k_cap = (size_t)ceil(plan_s / step) + 2;
     d->sites = malloc(n_sites * sizeof *d->sites);
     d->overhead_left_s = calloc(n_sites, sizeof *d->overhead_left_s);
     d->f = malloc(n_sites * d->k_cap * sizeof *d->f);

@@ -68,6 +68,9 @@ typedef struct sw_deadline_config {
     double min_window_s;  /* shortest window worth provisioning for, s, >= 0 */
     double margin;        /* plan for tokens * (1 + margin), >= 0 (forecast error, sync) */
     double sync_fraction; /* throughput factor while 2+ sites are up, in (0, 1] */
+    double horizon_s;     /* plan at most this far ahead, s, >= 0; 0 = to the deadline. With a
+                             deadline further away the plan asks its window for the pro-rata
+                             share left * window / (deadline - now) (receding horizon) */
 } sw_deadline_config;
 
 /* Creates n_sites deadline policies sharing one plan (out[i] for sites[i]; each destroyed on

@@ -101,7 +101,8 @@ int sw_policies_create(const sw_scenario *sc, const sw_trace *tr, double start_u
                                                      &out->policies[i], err);
     } else if (pc->kind == SW_POLICY_DEADLINE) {
         double deadline_s = pc->deadline_s > 0 ? pc->deadline_s : end_unix_s - start_unix_s;
-        sw_deadline_config dc = {sc->model.tokens, deadline_s, min_window, pc->margin, sync};
+        sw_deadline_config dc = {sc->model.tokens, deadline_s, min_window,
+                                 pc->margin,       sync,       pc->horizon_s};
         rc = sw_policy_deadline_create(&dc, out->forecast, ls, n, start_unix_s, out->policies, err);
     } else if (pc->kind == SW_POLICY_ELASTIC) {
         double cap = pc->max_g_per_mtoken > 0

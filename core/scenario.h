@@ -78,7 +78,8 @@ typedef struct sw_scenario_policy {
     double min_window_s; /* forecast_threshold, deadline: shortest curtailed run worth a
                           * provisioning, s, >= 0; 0 = the largest site provision_s +
                           * rounds.startup_s + rounds.min_duration_s [0] */
-    double horizon_s;  /* forecast_threshold: how far ahead the forecast is read, s, > 0 [86400] */
+    double horizon_s;  /* forecast_threshold, deadline: how far ahead the forecast is read, s,
+                        * > 0 [86400] */
     double deadline_s; /* deadline: run time by which model.tokens are trained, s, >= 0;
                         * 0 = the end of the run [0] */
     double margin;     /* deadline: plan for tokens x (1 + margin), >= 0 [0.05] */

@@ -203,7 +203,7 @@ Test(optimum, no_policy_beats_the_optimum)
         for (size_t s = 0; s < n; s++)
             ls[s] = (sw_lookahead_site){s, sites[s].overhead_s, sites[s].tokens_per_s,
                                         sites[s].train_w, sites[s].idle_w};
-        sw_deadline_config dc = {p.tokens, (double)K * STEP, 600, 0.05, p.sync_fraction};
+        sw_deadline_config dc = {p.tokens, (double)K * STEP, 600, 0.05, p.sync_fraction, 0};
         cr_assert_eq(sw_policy_deadline_create(&dc, fc, ls, n, T0, pol, &err), SW_OK, "%s",
                      err.msg);
         check_not_better(&p, pol, &r, "deadline");

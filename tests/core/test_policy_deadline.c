@@ -28,7 +28,7 @@ static sw_trace *dirty_then_clean(void)
 }
 
 /* Wanted state of the single-site deadline policy at the start of every step. */
-static void run(double tokens, double deadline_s, bool *wanted)
+static void run_h(double tokens, double deadline_s, double horizon_s, bool *wanted)
 {
     sw_trace *tr = dirty_then_clean();
     sw_forecast *fc = NULL;
@@ -36,7 +36,7 @@ static void run(double tokens, double deadline_s, bool *wanted)
     sw_forecast_config fcfg = {.kind = SW_FORECAST_PERFECT};
     cr_assert_eq(sw_forecast_create(&fcfg, tr, &fc, &err), SW_OK);
     sw_lookahead_site site = {0, 300, 100, 2000, 500};
-    sw_deadline_config dc = {tokens, deadline_s, 600, 0, 1};
+    sw_deadline_config dc = {tokens, deadline_s, 600, 0, 1, horizon_s};
     sw_policy *p = NULL;
     cr_assert_eq(sw_policy_deadline_create(&dc, fc, &site, 1, T0, &p, &err), SW_OK, "%s", err.msg);
     cr_assert_str_eq(sw_policy_kind_name(p), "deadline");
@@ -52,6 +52,11 @@ static void run(double tokens, double deadline_s, bool *wanted)
     sw_policy_destroy(p);
     sw_forecast_destroy(fc);
     sw_trace_destroy(tr);
+}
+
+static void run(double tokens, double deadline_s, bool *wanted)
+{
+    run_h(tokens, deadline_s, 0, wanted);
 }
 
 Test(policy_deadline, waits_for_clean_power_when_the_deadline_allows)
@@ -87,16 +92,27 @@ Test(policy_deadline, configuration_errors_name_the_field)
     cr_assert_eq(sw_forecast_create(&fcfg, tr, &fc, &err), SW_OK);
     sw_lookahead_site site = {0, 300, 100, 2000, 500};
     sw_policy *p = NULL;
-    sw_deadline_config dc = {0, 3600, 600, 0, 1};
+    sw_deadline_config dc = {0, 3600, 600, 0, 1, 0};
     cr_assert_eq(sw_policy_deadline_create(&dc, fc, &site, 1, T0, &p, &err), SW_EINPUT);
     cr_assert(strstr(err.msg, "policy.tokens"), "%s", err.msg);
-    dc = (sw_deadline_config){1e6, 3600, 600, 0, 0};
+    dc = (sw_deadline_config){1e6, 3600, 600, 0, 0, 0};
     cr_assert_eq(sw_policy_deadline_create(&dc, fc, &site, 1, T0, &p, &err), SW_EINPUT);
     cr_assert(strstr(err.msg, "policy.sync_fraction"), "%s", err.msg);
-    dc = (sw_deadline_config){1e6, 3600, 600, 0, 1};
+    dc = (sw_deadline_config){1e6, 3600, 600, 0, 1, 0};
     site.tokens_per_s = 0;
     cr_assert_eq(sw_policy_deadline_create(&dc, fc, &site, 1, T0, &p, &err), SW_EINPUT);
     cr_assert(strstr(err.msg, "policy.sites[0].tokens_per_s"), "%s", err.msg);
     sw_forecast_destroy(fc);
     sw_trace_destroy(tr);
+}
+
+Test(policy_deadline, a_receding_horizon_asks_its_window_for_a_pro_rata_share)
+{
+    bool w[24];
+    /* planning 1 h (12 steps) ahead of a 2-h deadline, the first window is all dirty and must
+     * hold half the budget: it starts on dirty power, where the full plan would wait */
+    run_h(100 * STEP * 6, 24 * STEP, 3600, w);
+    cr_assert(w[0], "the 1-h plan does not start at once");
+    run_h(100 * STEP * 6, 24 * STEP, 0, w);
+    cr_assert(!w[0], "the full plan does not wait");
 }
