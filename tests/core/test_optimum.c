@@ -108,9 +108,11 @@ static sw_trace *random_problem(uint64_t seed, size_t n, size_t K, sw_opt_site *
 
 Test(optimum, matches_brute_force_on_small_problems)
 {
+    int feasible = 0;
     for (uint64_t seed = 1; seed <= 24; seed++) {
-        size_t n = seed % 3 == 0 ? 1 : 2, K = n == 1 ? 12 : 8;
-        sw_opt_site sites[2];
+        /* 1 site x 12 steps, 2 x 8 or 3 x 6: up to 2^18 up-patterns */
+        size_t n = seed % 4 == 0 ? 1 : (seed % 4 == 1 ? 3 : 2), K = n == 1 ? 12 : (n == 2 ? 8 : 6);
+        sw_opt_site sites[3];
         sw_opt_problem p;
         sw_trace *tr = random_problem(seed, n, K, sites, &p);
         sw_opt_schedule b;
@@ -122,6 +124,7 @@ Test(optimum, matches_brute_force_on_small_problems)
         if (!b.feasible) {
             cr_assert_eq(r.status, SW_OPT_INFEASIBLE, "seed %lu", (unsigned long)seed);
         } else {
+            feasible++;
             cr_assert_eq(r.status, SW_OPT_OPTIMAL, "seed %lu", (unsigned long)seed);
             cr_assert_float_eq(r.schedule.carbon_g, b.carbon_g, 1e-6 * (1 + b.carbon_g),
                                "seed %lu: milp %.9g, brute force %.9g", (unsigned long)seed,
@@ -133,6 +136,7 @@ Test(optimum, matches_brute_force_on_small_problems)
         sw_opt_schedule_free(&b);
         sw_trace_destroy(tr);
     }
+    cr_assert_geq(feasible, 16, "only %d of 24 problems were feasible", feasible);
 }
 
 Test(optimum, infeasible_budget_is_reported)
@@ -153,8 +157,8 @@ Test(optimum, infeasible_budget_is_reported)
 }
 
 /* Scores policies[] over p and checks they do not beat the optimum's bound. */
-static void check_not_better(const sw_opt_problem *p, sw_policy **pol, const sw_opt_result *r,
-                             const char *what)
+static int check_not_better(const sw_opt_problem *p, sw_policy **pol, const sw_opt_result *r,
+                            const char *what)
 {
     unsigned char up[4 * 64];
     sw_opt_schedule s;
@@ -165,11 +169,14 @@ static void check_not_better(const sw_opt_problem *p, sw_policy **pol, const sw_
     if (s.feasible)
         cr_assert_geq(s.carbon_g, r->bound_g - 1e-6 * (1 + r->bound_g), "%s: %.9g < bound %.9g",
                       what, s.carbon_g, r->bound_g);
+    int feasible = s.feasible;
     sw_opt_schedule_free(&s);
+    return feasible;
 }
 
 Test(optimum, no_policy_beats_the_optimum)
 {
+    int scored = 0; /* policy schedules that trained the budget */
     for (uint64_t seed = 100; seed < 112; seed++) {
         size_t n = 2, K = 24;
         sw_opt_site sites[2];
@@ -190,13 +197,13 @@ Test(optimum, no_policy_beats_the_optimum)
         sw_policy_config th = {SW_POLICY_THRESHOLD, 100, 600, 0};
         for (size_t s = 0; s < n; s++)
             cr_assert_eq(sw_policy_create(&th, &pol[s], &err), SW_OK);
-        check_not_better(&p, pol, &r, "threshold");
+        scored += check_not_better(&p, pol, &r, "threshold");
         for (size_t s = 0; s < n; s++)
             sw_policy_destroy(pol[s]);
         sw_forecast_threshold_config ft = {100, 600, 900, 86400};
         for (size_t s = 0; s < n; s++)
             cr_assert_eq(sw_policy_forecast_threshold_create(&ft, fc, s, T0, &pol[s], &err), SW_OK);
-        check_not_better(&p, pol, &r, "forecast_threshold");
+        scored += check_not_better(&p, pol, &r, "forecast_threshold");
         for (size_t s = 0; s < n; s++)
             sw_policy_destroy(pol[s]);
         sw_lookahead_site ls[2];
@@ -206,16 +213,17 @@ Test(optimum, no_policy_beats_the_optimum)
         sw_deadline_config dc = {p.tokens, (double)K * STEP, 600, 0.05, p.sync_fraction, 0};
         cr_assert_eq(sw_policy_deadline_create(&dc, fc, ls, n, T0, pol, &err), SW_OK, "%s",
                      err.msg);
-        check_not_better(&p, pol, &r, "deadline");
+        scored += check_not_better(&p, pol, &r, "deadline");
         for (size_t s = 0; s < n; s++)
             sw_policy_destroy(pol[s]);
         sw_elastic_config ec = {sw_elastic_cap_from_threshold(100, 2000, 100), p.sync_fraction};
         cr_assert_eq(sw_policy_elastic_create(&ec, fc, ls, n, T0, pol, &err), SW_OK, "%s", err.msg);
-        check_not_better(&p, pol, &r, "elastic");
+        scored += check_not_better(&p, pol, &r, "elastic");
         for (size_t s = 0; s < n; s++)
             sw_policy_destroy(pol[s]);
         sw_forecast_destroy(fc);
         sw_opt_result_free(&r);
         sw_trace_destroy(tr);
     }
+    cr_assert_geq(scored, 12, "only %d policy schedules trained the budget", scored);
 }
