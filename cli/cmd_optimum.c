@@ -18,7 +18,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: spillway optimum SCENARIO [--set KEY=VALUE]... [--time-limit S]\n\n"
+            "usage: spillway optimum SCENARIO [--set KEY=VALUE]... [--time-limit S] [--csv]\n\n"
             "The offline optimum: the schedule that trains model.tokens by policy.deadline_s (0:\n"
             "the end of the run) with the least marginal carbon, knowing the whole trace, solved\n"
             "as a MILP with GLPK. Prints its carbon, a proven lower bound, its runtime and\n"
@@ -28,7 +28,10 @@ static void usage(FILE *out)
             "  --set KEY=VALUE   override a scenario field (repeatable), e.g.\n"
             "                    --set policy.forecast.kind=noisy\n"
             "  --time-limit S    stop the solver after S seconds with the best schedule and its\n"
-            "                    bound (default 60)\n");
+            "                    bound (default 60)\n"
+            "  --csv             machine-readable: one row per schedule (optimum, bound, each\n"
+            "                    policy): name,carbon_kg,tokens,runtime_h,feasible,gap_optimum,\n"
+            "                    gap_bound (gaps as fractions; empty when not defined)\n");
 }
 
 static void hhmm(double unix_s, char *buf, size_t n)
@@ -70,12 +73,47 @@ static const sw_policy_kind kinds[] = {SW_POLICY_THRESHOLD, SW_POLICY_FORECAST_T
 static const char *const kind_names[] = {"threshold", "forecast_threshold", "deadline", "elastic"};
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
+/* Gap of carbon_g over ref_g as a fraction, or "" when undefined. */
+static void csv_gap(double carbon_g, double ref_g, bool defined)
+{
+    if (defined && ref_g > 0 && isfinite(ref_g))
+        printf(",%.6f", (carbon_g - ref_g) / ref_g);
+    else
+        printf(",");
+}
+
+static void print_csv(const sw_opt_problem *p, const sw_opt_result *opt,
+                      const sw_opt_schedule *scored)
+{
+    bool ok = opt->status != SW_OPT_INFEASIBLE;
+    printf("name,carbon_kg,tokens,runtime_h,feasible,gap_optimum,gap_bound\n");
+    if (ok) {
+        printf("optimum,%.6f,%.6g,%.4f,1,0", opt->schedule.carbon_g / 1e3, opt->schedule.tokens,
+               opt->schedule.finish_s / 3600);
+        csv_gap(opt->schedule.carbon_g, opt->bound_g, true);
+        printf("\nbound,%.6f,%.6g,,1,,0\n", opt->bound_g / 1e3, p->tokens);
+    } else {
+        printf("optimum,,,,0,,\n");
+    }
+    for (size_t k = 0; k < N_KINDS; k++) {
+        const sw_opt_schedule *s = &scored[k];
+        printf("%s,%.6f,%.6g,", kind_names[k], s->carbon_g / 1e3, s->tokens);
+        if (s->feasible)
+            printf("%.4f", s->finish_s / 3600);
+        printf(",%d", s->feasible ? 1 : 0);
+        csv_gap(s->carbon_g, opt->schedule.carbon_g, ok && s->feasible);
+        csv_gap(s->carbon_g, opt->bound_g, ok && s->feasible);
+        printf("\n");
+    }
+}
+
 int sw_cmd_optimum(int argc, char **argv)
 {
     const char *path = NULL;
     const char *overrides[MAX_OVERRIDES];
     size_t n_over = 0;
     double time_limit_s = 60;
+    bool csv = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
@@ -91,6 +129,8 @@ int sw_cmd_optimum(int argc, char **argv)
             }
             if (ok)
                 overrides[n_over++] = v;
+        } else if (!strcmp(a, "--csv")) {
+            csv = true;
         } else if (!strcmp(a, "--time-limit")) {
             ok = sw_arg_double("optimum", argc, argv, &i, 0, &time_limit_s);
             if (ok && !(time_limit_s > 0)) {
@@ -170,6 +210,8 @@ int sw_cmd_optimum(int argc, char **argv)
         rc = sw_optimum_solve(&p, time_limit_s, hint, &opt, &err);
     if (rc != SW_OK) {
         fprintf(stderr, "spillway optimum: %s\n", err.msg);
+    } else if (csv) {
+        print_csv(&p, &opt, scored);
     } else {
         printf("optimum of %s: %zu sites, %zu steps of %.0f s, %.4g tokens by %.2f h\n", sc.name,
                p.n_sites, p.n_steps, p.step_s, p.tokens, (double)p.n_steps * p.step_s / 3600);

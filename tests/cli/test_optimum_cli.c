@@ -70,3 +70,22 @@ Test(optimum, errors_exit_2_and_name_the_problem)
     cr_assert(strstr(r.out, "--time-limit"), "%s", r.out);
     cli_result_free(&r);
 }
+
+Test(optimum, csv_has_one_row_per_schedule, .timeout = 300)
+{
+    cli_result r = run((const char *const[]){"optimum", "scenarios/paper.yaml", "--set",
+                                             "trace.end=2026-01-11T23:00:00Z", "--set",
+                                             "model.tokens=3e9", "--csv", NULL});
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    const char *hdr = "name,carbon_kg,tokens,runtime_h,feasible,gap_optimum,gap_bound\n";
+    cr_assert(!strncmp(r.out, hdr, strlen(hdr)), "%s", r.out);
+    const char *rows[] = {"\noptimum,", "\nbound,", "\nthreshold,", "\nforecast_threshold,",
+                          "\ndeadline,", "\nelastic,"};
+    for (size_t i = 0; i < 6; i++)
+        cr_assert(strstr(r.out, rows[i]), "no row %s in\n%s", rows[i] + 1, r.out);
+    size_t lines = 0;
+    for (const char *c = r.out; *c; c++)
+        lines += *c == '\n';
+    cr_assert_eq(lines, 7, "%s", r.out);
+    cli_result_free(&r);
+}
