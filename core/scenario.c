@@ -1109,6 +1109,13 @@ static int cross_checks(const ctx *c, sw_scenario *s, const sw_yt_node *root)
         memcpy(s->name, base, len);
         s->name[len] = '\0';
     }
+    if (s->policy.forecast.kind == SW_FORECAST_FILE && !s->policy.forecast.file) {
+        const sw_yt_node *fc = sw_yt_get(sw_yt_get(root, "policy"), "forecast");
+        const sw_yt_node *at = sw_yt_get(fc, "kind");
+        return fail(c, at ? at : root,
+                    "key 'policy.forecast.file': required by forecast kind file, expected the "
+                    "path of a forecast CSV (docs/formats/forecast.md)");
+    }
     int rc = check_derived_regions(c, s, root);
     return rc == SW_OK ? check_convergence(c, s, root) : rc;
 }

@@ -98,15 +98,29 @@ Test(policy_scenario, bad_keys_name_file_line_and_key)
     cr_assert(strstr(err.msg, "t.yaml:4:") && strstr(err.msg, "policy.forecast.sigma0"), "%s",
               err.msg);
     sw_scenario_free(&sc);
-    /* a file forecast without a file is an error naming the key */
-    const char *ov3[] = {"policy.kind=forecast_threshold", "policy.forecast.kind=file"};
-    loaded l;
-    load(ov3, 2, &l);
+    /* a file forecast without a file is an error naming the line and key */
+    const char *text2 = "trace: {file: traces/mci_2026-01-11.csv}\n"
+                        "policy:\n  kind: forecast_threshold\n  forecast: {kind: file}\n"
+                        "sites: [{name: a, region: CAISO_NORTH}]\n";
+    cr_assert_eq(sw_scenario_parse_text(text2, "t.yaml", NULL, 0, &sc, &err), SW_EINPUT);
+    cr_assert(strstr(err.msg, "t.yaml:4:") && strstr(err.msg, "policy.forecast.file"), "%s",
+              err.msg);
+    sw_scenario_free(&sc);
+    /* a file forecast reads the file, relative to the scenario; a bad line names it */
+    const char *text3 = "trace: {file: traces/mci_2026-01-11.csv}\n"
+                        "policy:\n  kind: forecast_threshold\n"
+                        "  forecast: {kind: file, file: traces/SOURCES.md}\n"
+                        "sites: [{name: a, region: CAISO_NORTH}]\n";
+    cr_assert_eq(sw_scenario_parse_text(text3, "t.yaml", NULL, 0, &sc, &err), SW_OK, "%s", err.msg);
+    sw_trace *tr = NULL;
+    cr_assert_eq(sw_trace_load(sc.trace.file, NULL, &tr, &err), SW_OK);
     sw_policy_set set;
-    cr_assert_eq(sw_policies_create(&l.sc, l.tr, l.start_unix_s, l.end_unix_s, &set, &err),
-                 SW_EINPUT);
-    cr_assert(strstr(err.msg, "policy.forecast.file"), "%s", err.msg);
-    unload(&l);
+    cr_assert_eq(
+        sw_policies_create(&sc, tr, sw_trace_start(tr, 0), sw_trace_end(tr, 0), &set, &err),
+        SW_EINPUT);
+    cr_assert(strstr(err.msg, "SOURCES.md:3: header"), "%s", err.msg);
+    sw_trace_destroy(tr);
+    sw_scenario_free(&sc);
 }
 
 Test(policy_scenario, on_the_reference_scenario_no_policy_beats_the_optimum, .timeout = 600)
