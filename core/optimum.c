@@ -628,6 +628,7 @@ int sw_optimum_solve(const sw_opt_problem *p, double time_limit_s, const unsigne
     glp_init_smcp(&sp);
     sp.msg_lev = GLP_MSG_OFF;
     sp.presolve = GLP_ON;
+    sp.tm_lim = time_limit_s * 1000 > 2e9 ? 2000000000 : (int)(time_limit_s * 1000);
     int lp_rc = glp_simplex(lp, &sp);
     int lp_status = lp_rc == 0 ? glp_get_status(lp) : GLP_UNDEF;
     if ((lp_rc == 0 && lp_status == GLP_NOFEAS) || lp_rc == GLP_ENOPFS) {
@@ -644,6 +645,12 @@ int sw_optimum_solve(const sw_opt_problem *p, double time_limit_s, const unsigne
         glp_delete_prob(lp);
         free(m.hint_x);
         sw_opt_result_free(out);
+        if (lp_rc == GLP_ETMLIM)
+            return sw_errorf(err, SW_ERUNTIME,
+                             "optimum: the LP relaxation alone (%zu sites x %zu steps) took more "
+                             "than the %g s limit; shorten the horizon (trace.end, "
+                             "policy.deadline_s) or raise --time-limit",
+                             n, K, time_limit_s);
         return sw_errorf(err, SW_ERUNTIME, "optimum: the LP relaxation failed (GLPK %d/%d)", lp_rc,
                          lp_status);
     }
