@@ -22,5 +22,6 @@ int sw_cmd_keygen(int argc, char **argv);
 int sw_cmd_sweep(int argc, char **argv);
 int sw_cmd_tokenizer(int argc, char **argv);
 int sw_cmd_data(int argc, char **argv);
+int sw_cmd_optimum(int argc, char **argv);
 
 #endif

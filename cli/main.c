@@ -11,6 +11,8 @@ static const sw_command commands[] = {
     {"coordinator", "run the coordinator of a real deployment", sw_cmd_coordinator},
     {"exec", "run a scenario for real: coordinator and local site agents", sw_cmd_exec},
     {"keygen", "write a CURVE key pair for coordinator or agent", sw_cmd_keygen},
+    {"optimum", "the least-carbon schedule of a scenario and each policy's gap to it",
+     sw_cmd_optimum},
     {"sim", "simulate a scenario on SimGrid and write an HDF5 report", sw_cmd_sim},
     {"summary", "print the figures of reports side by side", sw_cmd_summary},
     {"sweep", "run a parameter sweep locally or on Slurm, one table", sw_cmd_sweep},

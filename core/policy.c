@@ -167,6 +167,10 @@ int sw_policy_create(const sw_policy_config *cfg, sw_policy **out, sw_error *err
             return sw_errorf(err, SW_ERUNTIME, "policy: out of memory");
         return sw_policy_create_custom(&always_on_ops, want, out, err);
     }
+    if (cfg->kind >= SW_POLICY_FORECAST_THRESHOLD && cfg->kind <= SW_POLICY_ELASTIC)
+        return sw_errorf(err, SW_EINPUT,
+                         "policy.kind: the look-ahead policies need a forecast and every site: "
+                         "create them with sw_policies_create (core/policy_scenario.h)");
     if (cfg->kind != SW_POLICY_THRESHOLD)
         return sw_errorf(err, SW_EINPUT, "policy.kind: unknown policy kind %d", (int)cfg->kind);
     if (!isfinite(cfg->threshold_g_per_kwh) || cfg->threshold_g_per_kwh <= 0)

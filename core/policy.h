@@ -34,6 +34,12 @@
 typedef enum sw_policy_kind {
     SW_POLICY_THRESHOLD = 0, /* threshold + hysteresis (the reference study) */
     SW_POLICY_ALWAYS_ON = 1, /* provisioned from the start, never released */
+    /* Look-ahead policies (core/policy_lookahead.h): they need a forecast and, for deadline and
+     * elastic, all sites at once, so they are created by sw_policies_create
+     * (core/policy_scenario.h), not by sw_policy_create. */
+    SW_POLICY_FORECAST_THRESHOLD = 2, /* threshold that skips windows too short to repay */
+    SW_POLICY_DEADLINE = 3,           /* a token budget by a deadline at least carbon */
+    SW_POLICY_ELASTIC = 4,            /* how many sites, from carbon per token */
 } sw_policy_kind;
 
 typedef struct sw_policy_config {

@@ -26,6 +26,7 @@ _Static_assert(sizeof(sw_policy_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(sw_outer_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(sw_provisioner_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(sw_trace_unit) == sizeof(int), "enum size");
+_Static_assert(sizeof(sw_forecast_kind) == sizeof(int), "enum size");
 
 /* ---------------------------------------------------------------- lookup tables */
 
@@ -129,7 +130,9 @@ typedef struct field {
     }
 
 static const char *const unit_names[] = {"g_per_kwh", "lbs_per_mwh", NULL};
-static const char *const policy_names[] = {"threshold", "always_on", NULL};
+static const char *const policy_names[] = {"threshold", "always_on", "forecast_threshold",
+                                           "deadline",  "elastic",   NULL};
+static const char *const forecast_names[] = {"perfect", "persistence", "noisy", "file", NULL};
 static const char *const outer_names[] = {"none", "nesterov", NULL};
 static const char *const provisioner_names[] = {"local", "command", "static", NULL};
 
@@ -158,11 +161,27 @@ static const field trace_fields[] = {
     END,
 };
 
+static const field forecast_fields[] = {
+    ENUM(sw_scenario_forecast, kind, "kind", SW_FORECAST_PERFECT, forecast_names),
+    NUM(sw_scenario_forecast, sigma0_g_per_kwh, "sigma0_g_per_kwh", 20, GE, 0, 0),
+    NUM(sw_scenario_forecast, sigma1_g_per_kwh_per_sqrt_h, "sigma1_g_per_kwh_per_sqrt_h", 40, GE, 0,
+        0),
+    NUM(sw_scenario_forecast, rho, "rho", 0.8, GE | LT, 0, 1),
+    {"file", F_PATH, offsetof(sw_scenario_forecast, file), 0, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0},
+    END,
+};
+
 static const field policy_fields[] = {
     ENUM(sw_scenario_policy, kind, "kind", SW_POLICY_THRESHOLD, policy_names),
     NUM(sw_scenario_policy, threshold_g_per_kwh, "threshold_g_per_kwh", 100, GE, 0, 0),
     NUM(sw_scenario_policy, deprovision_after_s, "deprovision_after_s", 600, GE, 0, 0),
     NUM(sw_scenario_policy, poll_s, "poll_s", 10, GE, 0, 0),
+    NUM(sw_scenario_policy, min_window_s, "min_window_s", 0, GE, 0, 0),
+    NUM(sw_scenario_policy, horizon_s, "horizon_s", 86400, GT, 0, 0),
+    NUM(sw_scenario_policy, deadline_s, "deadline_s", 0, GE, 0, 0),
+    NUM(sw_scenario_policy, margin, "margin", 0.05, GE, 0, 0),
+    NUM(sw_scenario_policy, max_g_per_mtoken, "max_g_per_mtoken", 0, GE, 0, 0),
+    MAP(sw_scenario_policy, forecast, "forecast", forecast_fields, FLOW),
     END,
 };
 
@@ -1089,6 +1108,13 @@ static int cross_checks(const ctx *c, sw_scenario *s, const sw_yt_node *root)
             return oom(c);
         memcpy(s->name, base, len);
         s->name[len] = '\0';
+    }
+    if (s->policy.forecast.kind == SW_FORECAST_FILE && !s->policy.forecast.file) {
+        const sw_yt_node *fc = sw_yt_get(sw_yt_get(root, "policy"), "forecast");
+        const sw_yt_node *at = sw_yt_get(fc, "kind");
+        return fail(c, at ? at : root,
+                    "key 'policy.forecast.file': required by forecast kind file, expected the "
+                    "path of a forecast CSV (docs/formats/forecast.md)");
     }
     int rc = check_derived_regions(c, s, root);
     return rc == SW_OK ? check_convergence(c, s, root) : rc;

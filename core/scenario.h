@@ -16,6 +16,7 @@
 
 #include "core/convergence.h"
 #include "core/error.h"
+#include "core/forecast.h"
 #include "core/policy.h"
 #include "core/trace.h"
 
@@ -57,11 +58,35 @@ typedef struct sw_scenario_trace {
     sw_scenario_trace_derive derive;
 } sw_scenario_trace;
 
+/* policy.forecast: what the look-ahead policies know ahead (core/forecast.h). The noisy
+ * forecast's seed is the scenario's seed. */
+typedef struct sw_scenario_forecast {
+    sw_forecast_kind kind;              /* perfect | persistence | noisy | file [perfect] */
+    double sigma0_g_per_kwh;            /* noisy: error std at short leads, gCO2/kWh, >= 0 [20] */
+    double sigma1_g_per_kwh_per_sqrt_h; /* noisy: std growth per sqrt(lead hours), >= 0 [40] */
+    double rho;                         /* noisy: AR(1) correlation of successive leads [0.8] */
+    char *file; /* file: forecast CSV (docs/formats/forecast.md), resolved like trace.file [~] */
+} sw_scenario_forecast;
+
 typedef struct sw_scenario_policy {
-    sw_policy_kind kind;        /* threshold | always_on [threshold] */
+    sw_policy_kind kind;        /* threshold | always_on | forecast_threshold | deadline | elastic
+                                 * [threshold] */
     double threshold_g_per_kwh; /* curtailment: MCI below this, gCO2/kWh, >= 0 [100] */
     double deprovision_after_s; /* hysteresis: MCI above threshold this long, s, >= 0 [600] */
     double poll_s;              /* signal polling period, s, >= 0; 0 = exact, event-driven [10] */
+    /* look-ahead policies (core/policy_lookahead.h; scenarios/README.md) */
+    double min_window_s; /* forecast_threshold, deadline: shortest curtailed run worth a
+                          * provisioning, s, >= 0; 0 = the largest site provision_s +
+                          * rounds.startup_s + rounds.min_duration_s [0] */
+    double horizon_s;  /* forecast_threshold, deadline: how far ahead the forecast is read, s,
+                        * > 0 [86400] */
+    double deadline_s; /* deadline: run time by which model.tokens are trained, s, >= 0;
+                        * 0 = the end of the run [0] */
+    double margin;     /* deadline: plan for tokens x (1 + margin), >= 0 [0.05] */
+    double max_g_per_mtoken; /* elastic: cap on the carbon of a site's extra tokens, gCO2 per
+                              * 1e6 tokens, >= 0; 0 = threshold_g_per_kwh at the first site's
+                              * training power and throughput [0] */
+    sw_scenario_forecast forecast;
 } sw_scenario_policy;
 
 typedef struct sw_scenario_outer {

@@ -14,7 +14,7 @@ SW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SW_PACKAGES=(
   build-essential cmake pkg-config git
   libsimgrid-dev libhdf5-dev hdf5-tools libgsl-dev libcriterion-dev
-  libzmq3-dev libyaml-dev libopenblas-dev libpcre2-dev
+  libzmq3-dev libyaml-dev libopenblas-dev libpcre2-dev libglpk-dev
   python3 python3-numpy python3-h5py python3-matplotlib
   slurm-wlm munge
 )
