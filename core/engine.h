@@ -46,12 +46,21 @@ typedef struct sw_engine_site {
 
 typedef struct sw_engine_config {
     double start_unix_s;         /* trace time of run time 0 */
-    double end_s;                /* horizon (run s); <= 0: the end of the latest site region
-                                    in the trace */
+    double end_s;                /* end of the run (run s): every site is released by then;
+                                    <= 0: the end of the latest site region in the trace */
+    double wind_down_s;          /* time the driver needs from END_ROUND to every site released
+                                    (finish a chunk, drain, upload, aggregate), s, >= 0 [0]: the
+                                    engine winds down at end_s - wind_down_s (the horizon) */
     const sw_trace *trace;       /* borrowed, must outlive the engine; NULL only with an
                                     always-on policy and end_s > 0 */
     const sw_engine_site *sites; /* [n_sites], copied */
     size_t n_sites;              /* >= 1 */
+    const double *lead_s;        /* [n_sites] or NULL (all 0), copied: from joining a round to
+                                    the site's first optimizer step done (model download +
+                                    start-up + one step), s, >= 0. A site is provisioned only if
+                                    its provision_s + lead_s fits before the horizon, and a ready
+                                    site joins a new round only if its lead_s fits (see
+                                    wind_down_s); a ready site that no longer fits is released */
     sw_policy_config policy;     /* the same policy settings for every site */
     sw_rounds_config rounds;     /* min_duration_s */
     uint64_t tokens_target;      /* 0 = none; else the run is done once aggregated tokens
@@ -115,6 +124,9 @@ typedef enum sw_record_kind {
     SW_REC_AGGREGATE,   /* value: tokens aggregated in the round */
     SW_REC_FINISH,      /* the run is winding down (horizon or token target) or done */
     SW_REC_REJECTED,    /* an event was invalid and ignored (detail says why) */
+    SW_REC_LATE,        /* a wanted site is not provisioned, or a ready one sits out new
+                           rounds: its provisioning + lead_s no longer fits before the horizon
+                           (once per site and cause; value: the horizon, run s) */
 } sw_record_kind;
 
 typedef struct sw_engine_record {
@@ -159,8 +171,9 @@ size_t sw_engine_step_n(sw_engine *e, double now_s, const sw_event *evs, size_t 
 const sw_error *sw_engine_error(const sw_engine *e);
 
 /* ---- read-only state ---- */
-double sw_engine_now(const sw_engine *e);   /* run time of the last step */
-double sw_engine_end_s(const sw_engine *e); /* the horizon actually used */
+double sw_engine_now(const sw_engine *e);       /* run time of the last step */
+double sw_engine_end_s(const sw_engine *e);     /* the end of the run actually used */
+double sw_engine_horizon_s(const sw_engine *e); /* end_s - wind_down_s: winding down starts */
 size_t sw_engine_site_count(const sw_engine *e);
 const char *sw_engine_site_name(const sw_engine *e, size_t site);
 sw_site_state sw_engine_site_state(const sw_engine *e, size_t site);

@@ -33,7 +33,7 @@
 #include "core/trace.h"
 #include "exec/auth.h"
 #include "exec/crc32.h"
-#include "exec/journal.h"
+#include "core/journal.h"
 #include "exec/link.h"
 #include "exec/proto.h"
 #include "exec/provision.h"

@@ -314,12 +314,17 @@ Test(engine, the_horizon_ends_the_running_round_gracefully)
     step(e, 840, SW_EV_TICK, -1, -1, 0, out, 8, &wake);
     step(e, 840, SW_EV_WORK_REPORTED, 0, 0, 600, out, 8, &wake);
     cr_expect_eq(wake, 1000, "the horizon comes before the round deadline");
+    /* c's 2000 s of provisioning cannot end before the horizon: never provisioned, and the
+     * engine says so once */
+    cr_expect_eq(sw_engine_site_state(e, 2), SW_SITE_OFF);
+    size_t late = 0;
+    for (size_t i = 0; i < sw_engine_record_count(e); i++)
+        late += sw_engine_record_at(e, i)->kind == SW_REC_LATE;
+    cr_expect_eq(late, 1);
     size_t n = step(e, 1000, SW_EV_TICK, -1, -1, 0, out, 8, &wake);
-    cr_assert_eq(n, 2);
+    cr_assert_eq(n, 1);
     cr_expect_eq(out[0].kind, SW_ACT_END_ROUND);
     cr_expect_eq(out[0].n_sites, 2);
-    cr_expect_eq(out[1].kind, SW_ACT_RELEASE_SITE, "c is still provisioning: released at once");
-    cr_expect_eq(out[1].site, 2);
     cr_expect_eq(sw_engine_site_state(e, 0), SW_SITE_DRAINING);
     n = step(e, 1030, SW_EV_WORK_REPORTED, 0, 1, 190, out, 8, &wake);
     cr_assert_eq(n, 1);
