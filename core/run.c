@@ -282,6 +282,8 @@ size_t sw_run_step(sw_run *r, double now_s, const sw_event *evs, size_t n_events
         r->evbuf[i] = evs[i];
         if (evs[i].kind == SW_EV_WORK_REPORTED)
             r->evbuf[i].round -= r->round_base;
+        if (evs[i].kind == SW_EV_SITE_READY)
+            sw_run_event(r, now_s, SW_REPORT_EV_READY, evs[i].site, -1, NAN, NULL);
     }
     const sw_event *ev = r->evbuf;
     double et = fmax(now_s - r->t_base_s, sw_engine_now(r->engine));
@@ -677,6 +679,10 @@ void sw_run_site_totals(const sw_run *r, size_t site, int64_t *steps, int64_t *t
 int64_t sw_run_rounds_done(const sw_run *r)
 {
     return r->rounds_done;
+}
+int64_t sw_run_round_next(const sw_run *r)
+{
+    return r->round_base + (r->engine ? sw_engine_rounds_completed(r->engine) : 0);
 }
 double sw_run_best_ppl(const sw_run *r)
 {

@@ -85,9 +85,11 @@ void sw_run_margins(const sw_scenario *sc, double model_bytes, double *wind_down
 
 /* ---- the engine loop ---- */
 
-/* sw_engine_step_n at run time now_s (the session subtracts a resume's offset), then writes
- * the engine's new records to /events and /sites/<s>/states, and the driver-side rows of the
- * actions (provision, release, stop). A rejected event is a runtime failure of the driver. */
+/* sw_engine_step_n at run time now_s, then writes the engine's new records to /events and
+ * /sites/<s>/states, a `ready` row per SITE_READY event, and the rows of the actions
+ * (provision, release, stop). Actions come out in run time and report round numbers (a
+ * resumed run's offsets applied), and WORK_REPORTED events carry report round numbers too.
+ * Whether a rejected event is fatal is the driver's call (sw_engine_error). */
 size_t sw_run_step(sw_run *r, double now_s, const sw_event *evs, size_t n_events, sw_action *out,
                    size_t cap, double *wake_s);
 
@@ -153,6 +155,7 @@ void sw_run_site_totals_set(sw_run *r, size_t site, int64_t steps, int64_t token
 void sw_run_site_totals(const sw_run *r, size_t site, int64_t *steps, int64_t *tokens,
                         double *training_s);
 int64_t sw_run_rounds_done(const sw_run *r);
+int64_t sw_run_round_next(const sw_run *r); /* report number of the next round */
 double sw_run_best_ppl(const sw_run *r);
 double sw_run_last_loss(const sw_run *r);
 void sw_run_figures_set(sw_run *r, int64_t rounds_done, int64_t sync_bytes, double best_ppl,

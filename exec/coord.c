@@ -24,16 +24,10 @@
 #include <zmq.h>
 
 #include "core/aggregate.h"
-#include "core/engine.h"
-#include "core/engine_report.h"
-#include "core/phase.h"
-#include "core/ledger.h"
-#include "core/report.h"
+#include "core/run.h"
 #include "core/shards.h"
-#include "core/trace.h"
 #include "exec/auth.h"
 #include "exec/crc32.h"
-#include "core/journal.h"
 #include "exec/link.h"
 #include "exec/proto.h"
 #include "exec/provision.h"
@@ -44,8 +38,6 @@
 typedef struct csite {
     int idx;
     const sw_scenario_site *sc;
-    size_t region;
-    size_t ledger_site;
     /* provisioning */
     bool provisioning;
     double prov_t_s, prov_mono;
@@ -65,16 +57,11 @@ typedef struct csite {
     bool have_work, have_upload;
     sw_msg_work work;
     double dl_mono0, dl_mono1, ul_mono0, ul_mono1;
-    /* power and the ledger */
-    sw_phase ph;
-    double ph_t0;
+    /* wall time by phase (the phase itself is the session's) */
     double ph_mono0;
-    sw_report_state rep_state;
-    double state_t; /* time of the last /states row (kept non-decreasing) */
+    double wall_by_phase[SW_PHASE_COUNT];
     /* totals */
     int64_t steps_total, tokens_total;
-    double training_s;
-    double wall_by_phase[SW_PHASE_COUNT];
 } csite;
 
 #define EVQ_MAX 256
@@ -89,24 +76,16 @@ typedef struct coord {
     double compression;
     /* clocks */
     double mono0, t_base; /* run time = t_base + (mono - mono0) * compression */
-    double eng_base;      /* run time of engine time 0 */
-    double start_unix_s, end_s;
     double start_realtime;
     /* RAPL package energy of this host, when readable (reported beside the model) */
     double rapl0_uj, rapl_range_uj;
     bool rapl;
-    /* core */
-    sw_trace *trace;
-    sw_engine *engine;
-    sw_ledger *ledger;
-    sw_report *rep;
-    sw_journal jr;
+    /* core: the run session (engine, ledger, report, figures) and the data shards */
+    sw_run *run;
+    sw_engine *engine; /* the session's, for reading its state */
     sw_shards *shards;
-    sw_engine_site *esites;
     csite *sites;
     size_t n_sites;
-    size_t records_seen;
-    int64_t round_base;
     /* events for the engine */
     sw_event evq[EVQ_MAX];
     double evq_t[EVQ_MAX];
@@ -128,19 +107,13 @@ typedef struct coord {
     float eval_loss;
     int eval_rc;
     char eval_msg[512];
-    sw_report_round_row eval_row; /* the round being validated (loss filled in at the end) */
-    /* round bookkeeping */
-    double round_t0;
-    double round_start_mono;
+    sw_run_round eval_round; /* the round being validated (loss filled in at the end) */
     /* messaging */
     void *ctx, *router;
     sw_zap *zap;
     double last_hb;
-    /* figures */
-    int64_t rounds_done, sync_bytes_total;
-    double best_ppl, last_loss;
+    /* driver counts */
     unsigned rejected, failures;
-    double event_t; /* time of the last /events row (kept non-decreasing) */
     bool resumed;
     int status;
     sw_error err;
@@ -196,6 +169,8 @@ static int fail(coord *c, int code, const char *fmt, ...)
         vsnprintf(c->err.msg, sizeof c->err.msg, fmt, ap);
         va_end(ap);
         c->status = code;
+        if (c->run)
+            sw_run_fail(c->run, SW_ERUNTIME, "%s", c->err.msg);
     }
     return code;
 }
@@ -213,78 +188,25 @@ void sw_coord_options_default(sw_coord_options *o)
                             .window_chunks = 8};
 }
 
-/* ---- report rows, power and the ledger ---- */
+/* ---- phases ---- */
 
-/* Engine records carry their decision times, which may trail the wall clock by the loop's
- * latency (a deadline processed a few ms late); rows from both sources are kept in order. */
-static double event_time(coord *c, double t_s)
-{
-    if (t_s < c->event_t)
-        t_s = c->event_t;
-    return c->event_t = t_s;
-}
-
-static void state_row(coord *c, size_t site, double t_s, sw_report_state st)
-{
-    csite *s = &c->sites[site];
-    if (t_s < s->state_t)
-        t_s = s->state_t;
-    s->state_t = t_s;
-    s->rep_state = st;
-    sw_journal_state(&c->jr, (int)site, t_s, st);
-}
-
-static void event_row(coord *c, double t_s, sw_report_event_kind kind, int site, int64_t round,
-                      double value, const char *detail)
-{
-    t_s = event_time(c, t_s);
-    sw_report_event_row row = {
-        .t_s = t_s, .kind = kind, .site = site, .round = round, .value = value};
-    if (detail)
-        sw_pathf(row.detail, sizeof row.detail, "%s", detail);
-    sw_journal_event(&c->jr, &row);
-}
-
-/* Closes the site's current phase (energy to the ledger) and opens p at run time now. */
+/* Site s enters phase p at run time now (the session books the one it leaves). */
 static void set_phase_at(coord *c, csite *s, sw_phase p, double now)
 {
-    if (s->ph != SW_PHASE_OFF && now > s->ph_t0)
-        sw_journal_energy(&c->jr, s->ledger_site, sw_phase_ledger_state(s->ph), s->ph_t0, now,
-                          sw_phase_power_w(s->sc, s->ph));
     double m = mono_s();
-    s->wall_by_phase[s->ph] += m - s->ph_mono0;
-    if (s->ph == SW_PHASE_TRAINING)
-        s->training_s += now - s->ph_t0;
-    if (p != s->ph)
-        sw_journal_power(&c->jr, s->idx, now, sw_phase_power_w(s->sc, p));
-    s->ph = p;
-    s->ph_t0 = now;
+    s->wall_by_phase[sw_run_site_phase(c->run, (size_t)s->idx)] += m - s->ph_mono0;
     s->ph_mono0 = m;
+    sw_run_phase(c->run, (size_t)s->idx, p, now, NAN);
 }
 
 static void set_phase(coord *c, csite *s, sw_phase p)
 {
-    set_phase_at(c, s, p, fmax(run_t(c), s->ph_t0));
+    set_phase_at(c, s, p, run_t(c));
 }
 
-/* Engine records -> /events; engine site states -> /sites/<s>/states (as sim/run.c). */
-static void write_records(coord *c)
+static sw_phase phase_of(const coord *c, const csite *s)
 {
-    size_t n = sw_engine_record_count(c->engine);
-    for (; c->records_seen < n; c->records_seen++) {
-        const sw_engine_record *rec = sw_engine_record_at(c->engine, c->records_seen);
-        if (rec->kind == SW_REC_STATE) {
-            /* at the time the engine decided it, which a busy coordinator may carry out later */
-            state_row(c, (size_t)rec->site, rec->t_s + c->eng_base,
-                      sw_engine_report_state((sw_site_state)rec->to_state));
-            continue;
-        }
-        sw_report_event_row row =
-            sw_engine_record_event_row(rec, c->sc->policy.threshold_g_per_kwh);
-        row.t_s = event_time(c, rec->t_s + c->eng_base);
-        row.round = rec->round >= 0 ? rec->round + c->round_base : -1;
-        sw_journal_event(&c->jr, &row);
-    }
+    return sw_run_site_phase(c->run, (size_t)s->idx);
 }
 
 /* ---- engine events ---- */
@@ -329,8 +251,7 @@ static void site_failed(coord *c, csite *s, const char *why)
     sw_site_state st = sw_engine_site_state(c->engine, (size_t)s->idx);
     clog_(c, "site %s failed: %s", s->sc->name, why);
     c->failures++;
-    event_row(c, now, SW_REPORT_EV_FAIL, s->idx, s->member ? s->round + c->round_base : -1, NAN,
-              why);
+    sw_run_event(c->run, now, SW_REPORT_EV_FAIL, s->idx, s->member ? s->round : -1, NAN, why);
     if (st != SW_SITE_OFF && st != SW_SITE_FAILED)
         push_event(c, now, SW_EV_SITE_FAILED, s->idx, -1, 0, why);
     size_t returned = 0;
@@ -470,7 +391,7 @@ static void on_site_msg(coord *c, csite *s, const sw_msg_header *h, const uint8_
         }
         if ((rc = sw_xfer_tx_ack(&s->tx, &a, &e)) != SW_OK)
             break;
-        if (sw_xfer_tx_done(&s->tx) && s->ph == SW_PHASE_SYNCING && !s->have_work) {
+        if (sw_xfer_tx_done(&s->tx) && phase_of(c, s) == SW_PHASE_SYNCING && !s->have_work) {
             s->dl_mono1 = mono_s();
             set_phase(c, s, SW_PHASE_TRAINING);
         } else if ((rc = sw_xfer_tx_pump(&s->tx, &s->peer, &e)) != SW_OK) {
@@ -505,12 +426,7 @@ static void on_site_msg(coord *c, csite *s, const sw_msg_header *h, const uint8_
             break;
         s->steps_total = s->steps_base + m.step;
         s->tokens_total = s->tokens_base + m.tokens;
-        sw_report_train_row row = {.t_s = run_t(c),
-                                   .step = s->steps_total,
-                                   .tokens = s->tokens_total,
-                                   .loss = m.loss,
-                                   .ppl = exp(m.loss)};
-        sw_journal_train(&c->jr, s->idx, &row);
+        sw_run_train(c->run, (size_t)s->idx, run_t(c), s->steps_total, s->tokens_total, m.loss, 0);
         return;
     }
     case SW_MSG_WORK: {
@@ -528,7 +444,7 @@ static void on_site_msg(coord *c, csite *s, const sw_msg_header *h, const uint8_
         }
         s->have_work = true;
         s->ul_mono0 = mono_s();
-        if (s->ph == SW_PHASE_TRAINING)
+        if (phase_of(c, s) == SW_PHASE_TRAINING)
             set_phase(c, s, SW_PHASE_SYNCING);
         sw_xfer_rx_start(&s->rx, s->upload, s->work.model_bytes, s->work.model_crc, s->round);
         return;
@@ -662,24 +578,14 @@ static void eval_collect(coord *c, bool wait)
         return;
     }
     double loss = c->eval_loss;
-    sw_report_round_row row = c->eval_row;
-    row.loss = loss;
-    row.ppl = exp(loss);
-    sw_journal_round(&c->jr, &row);
-    sw_report_global_row g = {.t_s = row.t_end_s,
-                              .tokens = (int64_t)sw_shards_done_tokens(c->shards),
-                              .loss = loss,
-                              .ppl = exp(loss)};
-    sw_journal_global(&c->jr, &g);
-    c->last_loss = loss;
-    if (exp(loss) < c->best_ppl)
-        c->best_ppl = exp(loss);
+    sw_run_round_done(c->run, &c->eval_round, loss);
+    const sw_report_round_row row = c->eval_round.row;
     clog_(c, "round %lld: %d site(s), %lld tokens, validation loss %.4f (ppl %.2f)",
           (long long)row.round, row.n_sites, (long long)row.tokens, loss, exp(loss));
     sw_error e;
     if (write_checkpoint(c, &e) != SW_OK)
         clog_(c, "checkpoint not written: %s", e.msg);
-    sw_report_flush(c->rep, NULL);
+    sw_run_flush(c->run);
 }
 
 static void do_aggregate(coord *c, const sw_action *a)
@@ -688,15 +594,10 @@ static void do_aggregate(coord *c, const sw_action *a)
     double now = run_t(c);
     size_t k = a->n_sites;
     const float *x[SW_REPORT_MAX_SITES];
-    sw_report_round_row row = {.round = a->round + c->round_base,
-                               .t_start_s = c->round_t0,
-                               .n_sites = (int32_t)k,
-                               .tokens = (int64_t)a->tokens_total};
     double sync_wall = 0;
     for (size_t i = 0; i < k; i++) {
         csite *s = &c->sites[a->sites[i]];
         x[i] = s->upload;
-        sw_report_mask_set(row.sites, a->sites[i]);
         double dl = s->dl_mono1 > s->dl_mono0 ? s->dl_mono1 - s->dl_mono0 : 0;
         double ul = s->ul_mono1 > s->ul_mono0 ? s->ul_mono1 - s->ul_mono0 : 0;
         sync_wall = fmax(sync_wall, dl + ul);
@@ -716,17 +617,12 @@ static void do_aggregate(coord *c, const sw_action *a)
         }
         c->global_crc = sw_exec_crc32(0, c->global, c->n_params * sizeof(float));
     }
-    row.t_end_s = fmax(now, c->round_t0);
-    row.sync_bytes = (int64_t)(2 * k * c->n_params * sizeof(float));
-    row.sync_s = sync_wall * c->compression;
-    c->rounds_done++;
-    c->sync_bytes_total += row.sync_bytes;
+    c->eval_round = sw_run_round_of(c->run, a, now, sync_wall * c->compression);
     for (size_t i = 0; i < k; i++) {
         csite *s = &c->sites[a->sites[i]];
         s->member = s->have_work = s->have_upload = false;
     }
     memcpy(sw_model_params(c->eval_model), c->global, c->n_params * sizeof(float));
-    c->eval_row = row;
     atomic_store(&c->eval_done, false);
     if (pthread_create(&c->eval_th, NULL, eval_main, c) != 0) {
         fail(c, SW_ERUNTIME, "coordinator: cannot start the validation thread");
@@ -737,16 +633,14 @@ static void do_aggregate(coord *c, const sw_action *a)
 
 static void apply(coord *c, const sw_action *a)
 {
-    double now = run_t(c);
     sw_error e;
     switch (a->kind) {
     case SW_ACT_PROVISION_SITE: {
         csite *s = &c->sites[a->site];
         s->provisioning = true;
-        s->prov_t_s = a->t_s + c->eng_base;
+        s->prov_t_s = a->t_s;
         s->prov_mono = mono_s();
         set_phase(c, s, SW_PHASE_PROVISIONING);
-        event_row(c, now, SW_REPORT_EV_PROVISION, a->site, -1, NAN, NULL);
         clog_(c, "provision %s", s->sc->name);
         if (sw_prov_up(&c->prov, s->sc->name, &s->prov, mono_s(), &e) != SW_OK)
             site_failed(c, s, e.msg);
@@ -765,13 +659,10 @@ static void apply(coord *c, const sw_action *a)
             s->joined = false;
         }
         s->provisioning = s->member = false;
-        event_row(c, now, SW_REPORT_EV_RELEASE, a->site, -1, NAN, "released");
         clog_(c, "release %s", s->sc->name);
         break;
     }
     case SW_ACT_START_ROUND: {
-        c->round_t0 = now;
-        c->round_start_mono = mono_s();
         int64_t dl_ms = isfinite(a->deadline_s)
                             ? (int64_t)fmax(0, 1000 * (a->deadline_s - a->t_s) / c->compression)
                             : -1;
@@ -797,7 +688,7 @@ static void apply(coord *c, const sw_action *a)
             sw_pathf(who + strlen(who), sizeof who - strlen(who), "%s%s", i ? ", " : "",
                      s->sc->name);
         }
-        clog_(c, "round %lld starts: %s (%s)", (long long)(a->round + c->round_base), who,
+        clog_(c, "round %lld starts: %s (%s)", (long long)a->round, who,
               isfinite(a->deadline_s) ? "federated" : "single site, open-ended");
         break;
     }
@@ -809,8 +700,6 @@ static void apply(coord *c, const sw_action *a)
         send_to(c, s, SW_MSG_STOP, a->round, pl, n);
         if (!s->have_work)
             set_phase(c, s, SW_PHASE_DRAINING);
-        event_row(c, now, SW_REPORT_EV_STOP, a->site, a->round + c->round_base, NAN,
-                  "graceful stop");
         break;
     }
     case SW_ACT_END_ROUND: {
@@ -820,7 +709,7 @@ static void apply(coord *c, const sw_action *a)
         for (size_t i = 0; i < a->n_sites; i++) {
             csite *s = &c->sites[a->sites[i]];
             send_to(c, s, SW_MSG_STOP, a->round, pl, n);
-            if (s->ph == SW_PHASE_TRAINING)
+            if (phase_of(c, s) == SW_PHASE_TRAINING)
                 set_phase(c, s, SW_PHASE_SYNCING);
         }
         break;
@@ -836,15 +725,13 @@ static double engine_step(coord *c, double t, const sw_event *evs, size_t n_evs)
 {
     sw_action acts[256];
     double wake_s = INFINITY;
-    double et = fmax(t - c->eng_base, sw_engine_now(c->engine));
-    size_t n = sw_engine_step_n(c->engine, et, evs, n_evs, acts, 256, &wake_s);
+    size_t n = sw_run_step(c->run, t, evs, n_evs, acts, 256, &wake_s);
     const sw_error *e = sw_engine_error(c->engine);
     if (e->code != SW_OK)
         clog_(c, "engine rejected an event: %s", e->msg);
-    write_records(c);
     for (size_t i = 0; i < n && c->status == SW_OK; i++)
         apply(c, &acts[i]);
-    return wake_s + c->eng_base;
+    return wake_s;
 }
 
 /* Delivers queued events in time order (events at one instant together), then a tick now. */
@@ -905,8 +792,7 @@ static void check_sites(coord *c)
             s->provisioning = false;
             double t_ready = fmax(s->prov_t_s + s->sc->provision_s,
                                   run_t(c) - (m - s->prov_mono - delay_wall) * c->compression);
-            set_phase_at(c, s, SW_PHASE_IDLE, fmax(t_ready, s->ph_t0));
-            event_row(c, fmax(t_ready, s->ph_t0), SW_REPORT_EV_READY, s->idx, -1, NAN, NULL);
+            set_phase_at(c, s, SW_PHASE_IDLE, t_ready);
             push_event(c, t_ready, SW_EV_SITE_READY, s->idx, -1, 0, NULL);
             clog_(c, "site %s ready", s->sc->name);
         } else if (s->provisioning && !s->joined &&
@@ -943,7 +829,7 @@ static void check_sites(coord *c)
 typedef struct ckpt_site {
     int64_t steps_total, tokens_total;
     double training_s;
-    int32_t rep_state;
+    int32_t site_up; /* provisioned or up when the checkpoint was written */
 } ckpt_site;
 
 typedef struct ckpt_head {
@@ -967,8 +853,8 @@ static int write_checkpoint(coord *c, sw_error *err)
     double now = run_t(c);
     /* Close every open phase so the journal holds the energy up to now. */
     for (size_t i = 0; i < c->n_sites; i++)
-        if (c->sites[i].ph != SW_PHASE_OFF)
-            set_phase_at(c, &c->sites[i], c->sites[i].ph, fmax(now, c->sites[i].ph_t0));
+        if (phase_of(c, &c->sites[i]) != SW_PHASE_OFF)
+            set_phase_at(c, &c->sites[i], phase_of(c, &c->sites[i]), now);
     size_t slen = sw_shards_serialized_size(c->shards);
     uint8_t *sbuf = malloc(slen ? slen : 1);
     if (!sbuf)
@@ -989,13 +875,14 @@ static int write_checkpoint(coord *c, sw_error *err)
     h.start_realtime = c->start_realtime;
     h.compression = c->compression;
     h.t_ckpt = now;
-    h.round_next = c->round_base + sw_engine_rounds_completed(c->engine);
-    h.rounds_done = c->rounds_done;
-    h.sync_bytes_total = c->sync_bytes_total;
-    h.best_ppl = c->best_ppl;
-    h.last_loss = c->last_loss;
+    sw_journal *jr = sw_run_journal(c->run);
+    h.round_next = sw_run_round_next(c->run);
+    h.rounds_done = sw_run_rounds_done(c->run);
+    h.sync_bytes_total = sw_run_sync_bytes(c->run);
+    h.best_ppl = sw_run_best_ppl(c->run);
+    h.last_loss = sw_run_last_loss(c->run);
     h.shards_len = slen;
-    h.journal_len = c->jr.len;
+    h.journal_len = jr->len;
     char path[2200], tmp[2300];
     ckpt_path(c, path, sizeof path);
     sw_pathf(tmp, sizeof tmp, "%s.tmp", path);
@@ -1014,17 +901,18 @@ static int write_checkpoint(coord *c, sw_error *err)
     for (size_t i = 0; i < c->n_sites; i++) {
         ckpt_site cs;
         memset(&cs, 0, sizeof cs);
+        int64_t steps, tokens;
+        sw_run_site_totals(c->run, i, &steps, &tokens, &cs.training_s);
         cs.steps_total = c->sites[i].steps_total;
         cs.tokens_total = c->sites[i].tokens_total;
-        cs.training_s = c->sites[i].training_s;
-        cs.rep_state = c->sites[i].rep_state;
+        cs.site_up = sw_engine_site_state(c->engine, i) != SW_SITE_OFF;
         W(&cs, sizeof cs);
     }
     W(c->global, c->n_params * sizeof(float));
     if (c->momentum)
         W(c->momentum, c->n_params * sizeof(float));
     W(sbuf, slen);
-    W(c->jr.buf, c->jr.len);
+    W(jr->buf, jr->len);
 #undef W
     fwrite(&crc, 4, 1, f);
     free(sbuf);
@@ -1091,38 +979,6 @@ static double rapl_energy_j(const coord *c)
 }
 
 /* ---- set-up ---- */
-
-static int setup_signals(coord *c, sw_error *err)
-{
-    const sw_scenario *sc = c->sc;
-    sw_trace_options topt = sw_scenario_trace_options(sc);
-    int rc = sw_trace_load(sc->trace.file, &topt, &c->trace, err);
-    if (rc == SW_OK)
-        rc = sw_scenario_apply_derive(sc, &c->trace, err);
-    if (rc != SW_OK)
-        return rc;
-    /* The run's span (by default: when every region used has a signal), checked in core. */
-    double end_unix_s;
-    rc = sw_scenario_run_span(sc, c->trace, &c->start_unix_s, &end_unix_s, err);
-    if (rc != SW_OK)
-        return rc;
-    for (size_t i = 0; i < c->n_sites; i++)
-        c->sites[i].region = (size_t)sw_trace_region_index(c->trace, sc->sites[i].region);
-    c->end_s = end_unix_s - c->start_unix_s; /* > 0: checked by sw_scenario_run_span */
-    return SW_OK;
-}
-
-static void write_signals(coord *c)
-{
-    for (size_t reg = 0; reg < sw_trace_region_count(c->trace); reg++) {
-        bool used = false;
-        for (size_t i = 0; i < c->n_sites; i++)
-            used |= c->sites[i].region == reg;
-        if (!used)
-            continue;
-        sw_report_add_trace_signal(c->rep, c->trace, reg, c->start_unix_s, c->end_s);
-    }
-}
 
 static int mkdir_p(const char *dir)
 {
@@ -1222,31 +1078,11 @@ static int setup_socket(coord *c, const char *keys_dir, sw_error *err)
     return SW_OK;
 }
 
-static int setup(coord *c, sw_error *err)
+/* The model the coordinator aggregates and validates, and the data it hands out. */
+static int setup_model(coord *c, sw_error *err)
 {
     const sw_coord_options *o = c->o;
     const sw_scenario *sc = c->sc;
-    c->compression = sc->exec.time_compression;
-    c->n_sites = sc->n_sites;
-    if (c->n_sites > SW_REPORT_MAX_SITES)
-        return sw_errorf(err, SW_EINPUT, "%s: sites: at most %d", sc->name, SW_REPORT_MAX_SITES);
-    c->sites = calloc(c->n_sites, sizeof *c->sites);
-    c->esites = calloc(c->n_sites, sizeof *c->esites);
-    if (!c->sites || !c->esites)
-        return sw_errorf(err, SW_ERUNTIME, "coordinator: out of memory");
-    int rc = setup_signals(c, err);
-    if (rc != SW_OK)
-        return rc;
-
-    /* run folder */
-    if (o->run_dir)
-        sw_pathf(c->run_dir, sizeof c->run_dir, "%s", o->run_dir);
-    else
-        sw_pathf(c->run_dir, sizeof c->run_dir, "%s.run", o->out_path);
-    if (mkdir_p(c->run_dir) != 0)
-        return sw_errorf(err, SW_ERUNTIME, "%s: cannot create: %s", c->run_dir, strerror(errno));
-
-    /* model and data */
     sw_model_config mc;
     sw_kerror ke;
     if (sw_model_preset(sc->exec.preset, &mc) != SW_K_OK)
@@ -1267,6 +1103,7 @@ static int setup(coord *c, sw_error *err)
     if (train_n < c->bt + 1 || c->val.end - c->val.begin < c->bt + 1)
         return sw_errorf(err, SW_EINPUT, "%s: too short for batches of %d x %d", o->data_path,
                          sc->exec.batch, sc->exec.seq);
+    /* The run's tokens: model.tokens, but no more than the training split holds. */
     uint64_t data = (uint64_t)((train_n - 1) / c->bt) * c->bt;
     uint64_t want = (uint64_t)fmin((double)data, sc->model.tokens);
     c->data_tokens = want / c->bt * c->bt;
@@ -1284,166 +1121,113 @@ static int setup(coord *c, sw_error *err)
         csite *s = &c->sites[i];
         s->idx = (int)i;
         s->sc = &sc->sites[i];
-        s->upload = malloc(c->n_params * sizeof(float));
-        if (!s->upload)
+        if (!(s->upload = malloc(c->n_params * sizeof(float))))
             return sw_errorf(err, SW_ERUNTIME, "coordinator: out of memory");
-        c->esites[i] = (sw_engine_site){
-            .name = s->sc->name, .region = s->region, .provision_s = s->sc->provision_s};
     }
+    return SW_OK;
+}
 
-    /* ledger and report */
-    if ((rc = sw_ledger_create(c->start_unix_s, sc->policy.threshold_g_per_kwh, &c->ledger, err)) !=
-        SW_OK)
-        return rc;
-    for (size_t i = 0; i < c->n_sites; i++) {
-        sw_ledger_site_config lc = {.name = sc->sites[i].name,
-                                    .marginal = c->trace,
-                                    .marginal_region = c->sites[i].region,
-                                    .pue = sc->sites[i].pue,
-                                    .gpus = (unsigned)sc->sites[i].gpus};
-        if ((rc = sw_ledger_add_site(c->ledger, &lc, &c->sites[i].ledger_site, err)) != SW_OK)
-            return rc;
-    }
-    sw_report_meta meta = {.mode = SW_REPORT_EXEC,
-                           .scenario_name = sc->name,
-                           .scenario_yaml = sc->resolved_yaml,
-                           .seed = sc->seed,
-                           .created_utc = o->created_utc,
-                           .loss_kind = SW_REPORT_LOSS_MEASURED,
-                           .t0_unix_s = c->start_unix_s};
-    if ((rc = sw_report_create(o->out_path, &meta, &c->rep, err)) != SW_OK)
-        return rc;
-    c->jr.rep = c->rep;
-    c->jr.ledger = c->ledger;
-    write_signals(c);
-    for (size_t i = 0; i < c->n_sites; i++)
-        sw_report_add_site(c->rep, sc->sites[i].name, sc->sites[i].region, sc->sites[i].gpus);
-
-    /* resume or start */
-    c->start_realtime = real_s();
-    c->best_ppl = INFINITY;
-    char cpath[2200];
-    ckpt_path(c, cpath, sizeof cpath);
-    struct stat st;
-    uint64_t done_tokens = 0;
-    if (o->resume && stat(cpath, &st) == 0) {
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        if ((rc = read_checkpoint(c, &buf, &len, err)) != SW_OK) {
-            free(buf);
-            return rc;
-        }
-        ckpt_head h;
-        memcpy(&h, buf, sizeof h);
-        size_t need = sizeof h + c->n_sites * sizeof(ckpt_site) +
-                      c->n_params * sizeof(float) * (h.has_momentum ? 2 : 1) + h.shards_len +
-                      h.journal_len + 4;
-        if (memcmp(h.magic, CKPT_MAGIC, 8) || h.version != CKPT_VERSION)
-            rc = sw_errorf(err, SW_EINPUT, "%s: not a coordinator checkpoint of this version",
-                           cpath);
-        else if (h.scenario_crc != sw_exec_crc32(0, sc->resolved_yaml, strlen(sc->resolved_yaml)))
-            rc = sw_errorf(err, SW_EINPUT, "%s: written for another scenario", cpath);
-        else if (h.n_params != c->n_params || h.n_sites != c->n_sites ||
-                 (h.has_momentum != 0) != (c->momentum != NULL) || need != len)
-            rc = sw_errorf(err, SW_EINPUT, "%s: model, sites or length do not match", cpath);
-        size_t off = sizeof h;
-        for (size_t i = 0; rc == SW_OK && i < c->n_sites; i++) {
-            ckpt_site cs;
-            memcpy(&cs, buf + off, sizeof cs);
-            off += sizeof cs;
-            c->sites[i].steps_total = cs.steps_total;
-            c->sites[i].tokens_total = cs.tokens_total;
-            c->sites[i].training_s = cs.training_s;
-            c->sites[i].rep_state = (sw_report_state)cs.rep_state;
-        }
-        if (rc == SW_OK) {
-            memcpy(c->global, buf + off, c->n_params * sizeof(float));
-            off += c->n_params * sizeof(float);
-            if (c->momentum) {
-                memcpy(c->momentum, buf + off, c->n_params * sizeof(float));
-                off += c->n_params * sizeof(float);
-            }
-            rc = sw_shards_deserialize(buf + off, h.shards_len, &c->shards, err);
-            off += h.shards_len;
-        }
-        if (rc == SW_OK)
-            rc = sw_journal_replay(&c->jr, buf + off, h.journal_len, err);
+/* Picks up a checkpointed run: the model, momentum, shards, figures and the journal of report
+ * and ledger rows; the new engine starts at the current trace time. */
+static int resume(coord *c, const char *cpath, sw_error *err)
+{
+    const sw_scenario *sc = c->sc;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = read_checkpoint(c, &buf, &len, err);
+    if (rc != SW_OK) {
         free(buf);
-        if (rc != SW_OK)
-            return rc;
-        for (size_t i = 0; i < c->n_sites; i++)
-            sw_shards_site_left(c->shards, (uint32_t)i, NULL, err);
-        c->start_realtime = h.start_realtime;
-        c->round_base = h.round_next;
-        c->rounds_done = h.rounds_done;
-        c->sync_bytes_total = h.sync_bytes_total;
-        c->best_ppl = h.best_ppl;
-        c->last_loss = h.last_loss;
-        c->resumed = true;
-        c->event_t = h.t_ckpt;
-        done_tokens = sw_shards_done_tokens(c->shards);
-        c->mono0 = mono_s();
-        c->t_base = fmax(h.t_ckpt, (real_s() - c->start_realtime) * c->compression);
-        c->eng_base = c->t_base;
-        /* The sites' processes went down with the old coordinator. */
-        for (size_t i = 0; i < c->n_sites; i++) {
-            csite *s = &c->sites[i];
-            s->state_t = c->t_base;
-            if (s->rep_state != SW_REPORT_STATE_OFF) {
-                state_row(c, i, c->t_base, SW_REPORT_STATE_OFF);
-                sw_journal_power(&c->jr, (int)i, c->t_base, s->sc->power_w.off);
-            }
-            s->ph_t0 = c->t_base;
-        }
-        event_row(c, c->t_base, SW_REPORT_EV_NOTE, -1, -1, (double)h.round_next,
-                  "coordinator restarted from its checkpoint; value = next round");
-    } else {
-        if ((rc = sw_shards_create(c->data_tokens, 16 * (uint64_t)c->bt, &c->shards, err)) != SW_OK)
-            return rc;
-        for (size_t i = 0; i < c->n_sites; i++) {
-            state_row(c, i, 0, SW_REPORT_STATE_OFF);
-            sw_journal_power(&c->jr, (int)i, 0, sc->sites[i].power_w.off);
-        }
-        /* RAPL measures the whole package, which local sites share, so it cannot be split
-         * into per-site power: sites are modelled either way, and a readable counter is
-         * reported beside the model as the host's measured energy. */
-        c->rapl = read_sysfs(RAPL_DIR "/energy_uj", &c->rapl0_uj) &&
-                  read_sysfs(RAPL_DIR "/max_energy_range_uj", &c->rapl_range_uj);
-        event_row(c, 0, SW_REPORT_EV_NOTE, -1, -1, NAN,
-                  c->rapl ? "power: modelled from the scenario's power_w per state; host RAPL "
-                            "energy in summary rapl_host_energy_kwh"
-                          : "power: modelled from the scenario's power_w per state (no RAPL "
-                            "counters)");
-        double loss;
-        evaluate_global(c, &loss);
-        sw_report_global_row g = {.t_s = 0, .tokens = 0, .loss = loss, .ppl = exp(loss)};
-        sw_journal_global(&c->jr, &g);
-        c->last_loss = loss;
-    }
-    c->global_crc = sw_exec_crc32(0, c->global, c->n_params * sizeof(float));
-    if (c->jr.status != SW_OK)
-        return sw_errorf(err, c->jr.status, "%s", c->jr.err.msg);
-
-    sw_engine_config ec = {
-        .start_unix_s = c->start_unix_s + c->eng_base,
-        .end_s = fmax(c->end_s - c->eng_base, 1e-3),
-        .trace = c->trace,
-        .sites = c->esites,
-        .n_sites = c->n_sites,
-        .policy = {.kind = sc->policy.kind,
-                   .threshold_g_per_kwh = sc->policy.threshold_g_per_kwh,
-                   .hysteresis_s = sc->policy.deprovision_after_s,
-                   .poll_s = sc->policy.poll_s},
-        .rounds = {.min_duration_s = sc->rounds.min_duration_s},
-        .tokens_target = c->data_tokens > done_tokens ? c->data_tokens - done_tokens : 1,
-    };
-    if ((rc = sw_engine_create(&ec, &c->engine, err)) != SW_OK)
         return rc;
+    }
+    ckpt_head h;
+    memcpy(&h, buf, sizeof h);
+    size_t need = sizeof h + c->n_sites * sizeof(ckpt_site) +
+                  c->n_params * sizeof(float) * (h.has_momentum ? 2 : 1) + h.shards_len +
+                  h.journal_len + 4;
+    if (memcmp(h.magic, CKPT_MAGIC, 8) || h.version != CKPT_VERSION)
+        rc = sw_errorf(err, SW_EINPUT, "%s: not a coordinator checkpoint of this version", cpath);
+    else if (h.scenario_crc != sw_exec_crc32(0, sc->resolved_yaml, strlen(sc->resolved_yaml)))
+        rc = sw_errorf(err, SW_EINPUT, "%s: written for another scenario", cpath);
+    else if (h.n_params != c->n_params || h.n_sites != c->n_sites ||
+             (h.has_momentum != 0) != (c->momentum != NULL) || need != len)
+        rc = sw_errorf(err, SW_EINPUT, "%s: model, sites or length do not match", cpath);
+    size_t off = sizeof h;
+    bool up[SW_REPORT_MAX_SITES];
+    for (size_t i = 0; rc == SW_OK && i < c->n_sites; i++) {
+        ckpt_site cs;
+        memcpy(&cs, buf + off, sizeof cs);
+        off += sizeof cs;
+        c->sites[i].steps_total = cs.steps_total;
+        c->sites[i].tokens_total = cs.tokens_total;
+        sw_run_site_totals_set(c->run, i, cs.steps_total, cs.tokens_total, cs.training_s);
+        up[i] = cs.site_up != 0;
+    }
+    if (rc == SW_OK) {
+        memcpy(c->global, buf + off, c->n_params * sizeof(float));
+        off += c->n_params * sizeof(float);
+        if (c->momentum) {
+            memcpy(c->momentum, buf + off, c->n_params * sizeof(float));
+            off += c->n_params * sizeof(float);
+        }
+        rc = sw_shards_deserialize(buf + off, h.shards_len, &c->shards, err);
+        off += h.shards_len;
+    }
+    if (rc == SW_OK)
+        rc = sw_journal_replay(sw_run_journal(c->run), buf + off, h.journal_len, err);
+    free(buf);
+    if (rc != SW_OK)
+        return rc;
+    for (size_t i = 0; i < c->n_sites; i++)
+        sw_shards_site_left(c->shards, (uint32_t)i, NULL, err);
+    c->start_realtime = h.start_realtime;
+    sw_run_figures_set(c->run, h.rounds_done, h.sync_bytes_total, h.best_ppl, h.last_loss);
+    c->resumed = true;
+    c->mono0 = mono_s();
+    c->t_base = fmax(h.t_ckpt, (real_s() - c->start_realtime) * c->compression);
+    /* The sites' processes went down with the old coordinator. */
+    sw_run_resume res = {.t_s = c->t_base,
+                         .round_next = h.round_next,
+                         .tokens_done = sw_shards_done_tokens(c->shards),
+                         .site_up = up};
+    if ((rc = sw_run_start(c->run, &res, err)) != SW_OK)
+        return rc;
+    sw_run_event(c->run, c->t_base, SW_REPORT_EV_NOTE, -1, -1, (double)h.round_next,
+                 "coordinator restarted from its checkpoint; value = next round");
+    return SW_OK;
+}
 
-    /* messaging and provisioners */
-    int kind = o->provisioner >= 0 ? o->provisioner : (int)sc->exec.provisioner;
+/* A new run: fresh shards, the engine at t = 0, the initial model's loss. */
+static int start_new(coord *c, sw_error *err)
+{
+    int rc = sw_shards_create(c->data_tokens, 16 * (uint64_t)c->bt, &c->shards, err);
+    if (rc == SW_OK)
+        rc = sw_run_start(c->run, NULL, err);
+    if (rc != SW_OK)
+        return rc;
+    /* RAPL measures the whole package, which local sites share, so it cannot be split into
+     * per-site power: sites are modelled either way, and a readable counter is reported
+     * beside the model as the host's measured energy. */
+    c->rapl = read_sysfs(RAPL_DIR "/energy_uj", &c->rapl0_uj) &&
+              read_sysfs(RAPL_DIR "/max_energy_range_uj", &c->rapl_range_uj);
+    sw_run_event(c->run, 0, SW_REPORT_EV_NOTE, -1, -1, NAN,
+                 c->rapl ? "power: modelled from the scenario's power_w per state; host RAPL "
+                           "energy in summary rapl_host_energy_kwh"
+                         : "power: modelled from the scenario's power_w per state (no RAPL "
+                           "counters)");
+    double loss;
+    evaluate_global(c, &loss);
+    sw_run_global(c->run, 0, loss);
+    return SW_OK;
+}
+
+/* The socket agents join, and the provisioner that starts them. */
+static int setup_messaging(coord *c, sw_error *err)
+{
+    const sw_coord_options *o = c->o;
+    int kind = o->provisioner >= 0 ? o->provisioner : (int)c->sc->exec.provisioner;
     char keys_dir[2200];
     const char *keys = o->keys_dir;
+    int rc;
     if (!keys && !o->insecure && kind == SW_PROVISIONER_LOCAL) {
         if ((rc = local_keys(c, keys_dir, sizeof keys_dir, err)) != SW_OK)
             return rc;
@@ -1456,7 +1240,7 @@ static int setup(coord *c, sw_error *err)
     c->prov = (sw_provisioner){.kind = (sw_provisioner_kind)kind,
                                .agent_exe = o->agent_exe,
                                .coordinator = o->advertise ? o->advertise : c->endpoint,
-                               .keys_root = kind == SW_PROVISIONER_LOCAL && keys ? keys : NULL,
+                               .keys_root = NULL,
                                .provision_cmd = o->provision_cmd,
                                .release_cmd = o->release_cmd,
                                .cmd_timeout_s = o->cmd_timeout_s,
@@ -1468,17 +1252,62 @@ static int setup(coord *c, sw_error *err)
     }
     if (kind == SW_PROVISIONER_COMMAND && !o->provision_cmd)
         return sw_errorf(err, SW_EINPUT, "--provision-cmd: required by the command provisioner");
-    /* The clock starts now that the set-up (validation, keys) is done. */
-    c->mono0 = mono_s();
-    if (!c->resumed)
-        c->start_realtime = real_s();
     clog_(c, "listening on %s (%s provisioner%s, %s)", c->endpoint,
           kind == SW_PROVISIONER_LOCAL     ? "local"
           : kind == SW_PROVISIONER_COMMAND ? "command"
                                            : "static",
           keys ? ", CURVE" : ", no CURVE", c->resumed ? "resumed from checkpoint" : "new run");
-    return sw_report_error(c->rep) ? sw_errorf(err, SW_ERUNTIME, "%s", sw_report_error(c->rep))
-                                   : SW_OK;
+    return SW_OK;
+}
+
+static int setup(coord *c, sw_error *err)
+{
+    const sw_coord_options *o = c->o;
+    const sw_scenario *sc = c->sc;
+    c->compression = sc->exec.time_compression;
+    c->n_sites = sc->n_sites;
+    if (c->n_sites > SW_REPORT_MAX_SITES)
+        return sw_errorf(err, SW_EINPUT, "%s: sites: at most %d", sc->name, SW_REPORT_MAX_SITES);
+    if (!(c->sites = calloc(c->n_sites, sizeof *c->sites)))
+        return sw_errorf(err, SW_ERUNTIME, "coordinator: out of memory");
+    if (o->run_dir)
+        sw_pathf(c->run_dir, sizeof c->run_dir, "%s", o->run_dir);
+    else
+        sw_pathf(c->run_dir, sizeof c->run_dir, "%s.run", o->out_path);
+    if (mkdir_p(c->run_dir) != 0)
+        return sw_errorf(err, SW_ERUNTIME, "%s: cannot create: %s", c->run_dir, strerror(errno));
+    int rc = setup_model(c, err);
+    if (rc != SW_OK)
+        return rc;
+    sw_run_config rcfg = {.mode = SW_REPORT_EXEC,
+                          .out_path = o->out_path,
+                          .created_utc = o->created_utc,
+                          .keep_journal = true,
+                          .model_bytes = (double)(c->n_params * sizeof(float)),
+                          .tokens_target = c->data_tokens};
+    if ((rc = sw_run_create(sc, &rcfg, &c->run, err)) != SW_OK)
+        return rc;
+    c->start_realtime = real_s();
+    char cpath[2200];
+    ckpt_path(c, cpath, sizeof cpath);
+    struct stat st;
+    if (o->resume && stat(cpath, &st) == 0)
+        rc = resume(c, cpath, err);
+    else
+        rc = start_new(c, err);
+    if (rc != SW_OK)
+        return rc;
+    c->engine = sw_run_engine(c->run);
+    c->global_crc = sw_exec_crc32(0, c->global, c->n_params * sizeof(float));
+    if ((rc = setup_messaging(c, err)) != SW_OK)
+        return rc;
+    /* The clock starts now that the set-up (validation, keys) is done. */
+    c->mono0 = mono_s();
+    if (!c->resumed)
+        c->start_realtime = real_s();
+    if (sw_run_failed(c->run))
+        return sw_errorf(err, SW_ERUNTIME, "%s", sw_run_error(c->run)->msg);
+    return SW_OK;
 }
 
 /* ---- the run ---- */
@@ -1491,8 +1320,8 @@ static void run_loop(coord *c)
         eval_collect(c, false);
         check_sites(c);
         wake = step_all(c);
-        if (c->jr.status != SW_OK) {
-            fail(c, c->jr.status, "%s", c->jr.err.msg);
+        if (sw_run_failed(c->run)) {
+            fail(c, SW_ERUNTIME, "%s", sw_run_error(c->run)->msg);
             break;
         }
         if (sw_engine_done(c->engine))
@@ -1506,6 +1335,8 @@ static void run_loop(coord *c)
     }
 }
 
+/* Releases whatever is still up, and ends the run in the session: summary and report (marked
+ * incomplete after a failure). */
 static int finish(coord *c, sw_coord_result *res, sw_error *err)
 {
     eval_collect(c, true);
@@ -1518,10 +1349,8 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
             size_t n = sw_msg_put_release(pl, sizeof pl, &r);
             send_to(c, s, SW_MSG_RELEASE, -1, pl, n);
         }
-        if (s->ph != SW_PHASE_OFF) {
-            set_phase_at(c, s, SW_PHASE_OFF, fmax(now, s->ph_t0));
-            state_row(c, i, fmax(now, s->ph_t0), SW_REPORT_STATE_OFF);
-        }
+        if (phase_of(c, s) != SW_PHASE_OFF)
+            set_phase_at(c, s, SW_PHASE_OFF, now);
     }
     for (size_t i = 0; i < c->n_sites; i++)
         sw_prov_cleanup(&c->sites[i].prov);
@@ -1539,29 +1368,10 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
                                  {"sync_wall_s", wall[1], "s"},
                                  {"idle_wall_s", wall[2], "s"},
                                  {"rapl_host_energy_kwh", rapl_energy_j(c) / 3.6e6, "kWh"}};
-    sw_report_summary sum = {
-        .runtime_h = now / 3600.0,
-        .final_loss = c->last_loss,
-        .final_ppl = exp(c->last_loss),
-        .best_ppl = isfinite(c->best_ppl) ? c->best_ppl : exp(c->last_loss),
-        .tokens = (int64_t)sw_shards_done_tokens(c->shards),
-        .rounds = c->rounds_done,
-        .sync_bytes = c->sync_bytes_total,
-        .extras = extras,
-        .n_extras = c->rapl ? 7 : 6,
-    };
-    int rc = sw_ledger_report_summary(c->ledger, &sum, err);
-    if (rc != SW_OK)
-        return rc;
-    sw_report_set_summary(c->rep, &sum);
-    for (size_t i = 0; i < c->n_sites; i++) {
-        csite *s = &c->sites[i];
-        sw_report_site_summary ss = {.training_h = s->training_s / 3600.0,
-                                     .tokens = s->tokens_total};
-        if ((rc = sw_ledger_report_site_summary(c->ledger, s->ledger_site, &ss, err)) != SW_OK)
-            return rc;
-        sw_report_set_site_summary(c->rep, (int)i, &ss);
-    }
+    if (c->status != SW_OK)
+        sw_run_fail(c->run, SW_ERUNTIME, "%s", c->err.msg);
+    sw_report_summary sum;
+    int rc = sw_run_close(c->run, now, extras, c->rapl ? 7 : 6, &sum, err);
     if (res) {
         res->runtime_h = sum.runtime_h;
         res->energy_kwh = sum.energy_kwh;
@@ -1577,10 +1387,6 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
         res->sync_wall_s = wall[1];
         res->idle_wall_s = wall[2];
     }
-    if (c->jr.status != SW_OK)
-        return sw_errorf(err, c->jr.status, "%s", c->jr.err.msg);
-    rc = sw_report_close(c->rep, err);
-    c->rep = NULL;
     if (rc == SW_OK) { /* the run is complete: a later --resume must not continue it */
         char path[2200];
         ckpt_path(c, path, sizeof path);
@@ -1607,21 +1413,14 @@ int sw_coord_run(const sw_coord_options *o, sw_coord_result *result, sw_error *e
     int rc = setup(c, err);
     if (rc == SW_OK) {
         run_loop(c);
-        if (c->status != SW_OK) {
-            *err = c->err;
-            rc = c->status;
-        } else {
-            if (stop_requested)
-                clog_(c, "signal received: releasing sites and writing the report");
-            rc = finish(c, result, err);
-        }
+        if (stop_requested)
+            clog_(c, "signal received: releasing sites and writing the report");
+        rc = finish(c, result, err); /* after a failure: the report marked incomplete */
     }
     if (c->eval_running)
         pthread_join(c->eval_th, NULL);
     for (size_t i = 0; c->sites && i < c->n_sites; i++)
         sw_prov_cleanup(&c->sites[i].prov);
-    if (c->rep)
-        sw_report_abort(c->rep);
     if (c->router)
         zmq_close(c->router);
     sw_zap_stop(c->zap);
@@ -1631,17 +1430,13 @@ int sw_coord_run(const sw_coord_options *o, sw_coord_result *result, sw_error *e
         result->wall_s = mono_s() - w0;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    sw_engine_destroy(c->engine);
-    sw_ledger_destroy(c->ledger);
+    sw_run_destroy(c->run);
     sw_shards_destroy(c->shards);
-    sw_trace_destroy(c->trace);
-    sw_journal_free(&c->jr);
     sw_model_destroy(c->eval_model);
     sw_text_free(&c->text);
     for (size_t i = 0; c->sites && i < c->n_sites; i++)
         free(c->sites[i].upload);
     free(c->sites);
-    free(c->esites);
     free(c->global);
     free(c->momentum);
     free(c);
