@@ -15,6 +15,7 @@ typedef struct run_site {
     sw_phase ph;
     double ph_t0_s;
     double state_t_s; /* last /states row (kept non-decreasing) */
+    sw_report_state state; /* ... and its state */
     int64_t steps_total, tokens_total;
     double training_s;
     bool overrun_noted;
@@ -132,6 +133,7 @@ static void state_at(sw_run *r, size_t site, double t_s, sw_report_state st)
     if (t_s < s->state_t_s)
         t_s = s->state_t_s;
     s->state_t_s = t_s;
+    s->state = st;
     sw_journal_state(&r->jr, (int)site, t_s, st);
 }
 
@@ -591,13 +593,13 @@ int sw_run_close(sw_run *r, double t_end_s, const sw_report_extra *extras, size_
     memset(sum, 0, sizeof *sum);
     if (!r->rep)
         return sw_errorf(err, SW_ERUNTIME, "run: the report is already closed");
-    for (size_t i = 0; i < r->n; i++) {
+    for (size_t i = 0; i < r->n; i++) { /* whatever is still up ends now */
         run_site *s = &r->sites[i];
-        if (s->ph == SW_PHASE_OFF)
-            continue;
         double t = fmax(t_end_s, s->ph_t0_s);
-        sw_run_phase(r, i, SW_PHASE_OFF, t, NAN);
-        state_at(r, i, t, SW_REPORT_STATE_OFF);
+        if (s->ph != SW_PHASE_OFF)
+            sw_run_phase(r, i, SW_PHASE_OFF, t, NAN);
+        if (s->state != SW_REPORT_STATE_OFF)
+            state_at(r, i, t, SW_REPORT_STATE_OFF);
     }
     write_signals(r, t_end_s > 0 ? fmin(t_end_s, r->end_s) : r->end_s);
     sw_error serr;
@@ -612,11 +614,9 @@ int sw_run_close(sw_run *r, double t_end_s, const sw_report_extra *extras, size_
     r->rep = NULL;
     if (rc != SW_OK)
         return SW_ERUNTIME;
-    if (failed) {
-        *err = failure;
-        err->code = SW_ERUNTIME;
-        return SW_ERUNTIME;
-    }
+    if (failed)
+        return sw_errorf(err, SW_ERUNTIME, "%s (report %s written, marked incomplete)",
+                         failure.msg, r->cfg.out_path);
     return SW_OK;
 }
 

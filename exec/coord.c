@@ -1370,6 +1370,9 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
                                  {"rapl_host_energy_kwh", rapl_energy_j(c) / 3.6e6, "kWh"}};
     if (c->status != SW_OK)
         sw_run_fail(c->run, SW_ERUNTIME, "%s", c->err.msg);
+    else if (!sw_engine_done(c->engine))
+        sw_run_fail(c->run, SW_ERUNTIME, "stopped by a signal at t=%.0f s, before the end of the run",
+                    now);
     sw_report_summary sum;
     int rc = sw_run_close(c->run, now, extras, c->rapl ? 7 : 6, &sum, err);
     if (res) {
