@@ -430,6 +430,28 @@ static int setup_ledger_report(sw_run *r, sw_error *err)
                                    : SW_OK;
 }
 
+/* The modelled Nesterov outer step is an assumption for DiLoCo's lr 0.7 and momentum 0.9
+ * (docs/convergence.md): other values need the user's own h0, else sim would pretend. */
+static int check_outer_modelled(const sw_scenario *sc, sw_error *err)
+{
+    const sw_scenario_outer *o = &sc->rounds.outer;
+    if (o->kind != SW_OUTER_NESTEROV || o->eff_h0_steps > 0)
+        return SW_OK;
+    if (o->lr != 0.7)
+        return sw_errorf(err, SW_EINPUT,
+                         "%s: rounds.outer.lr: the simulator models the Nesterov outer step at "
+                         "lr 0.7, momentum 0.9 only, got lr %g; set rounds.outer.eff_h0_steps "
+                         "for other values (docs/convergence.md)",
+                         sc->name, o->lr);
+    if (o->momentum != 0.9)
+        return sw_errorf(err, SW_EINPUT,
+                         "%s: rounds.outer.momentum: the simulator models the Nesterov outer step "
+                         "at lr 0.7, momentum 0.9 only, got momentum %g; set "
+                         "rounds.outer.eff_h0_steps for other values (docs/convergence.md)",
+                         sc->name, o->momentum);
+    return SW_OK;
+}
+
 int sw_run_create(const sw_scenario *sc, const sw_run_config *cfg, sw_run **out, sw_error *err)
 {
     *out = NULL;
@@ -453,7 +475,9 @@ int sw_run_create(const sw_scenario *sc, const sw_run_config *cfg, sw_run **out,
     }
     sw_convergence_params cp;
     sw_scenario_convergence_params(sc, &cp);
-    int rc = load_trace(r, err);
+    int rc = cfg->mode == SW_REPORT_SIM ? check_outer_modelled(sc, err) : SW_OK;
+    if (rc == SW_OK)
+        rc = load_trace(r, err);
     if (rc == SW_OK && cfg->mode == SW_REPORT_SIM &&
         (rc = sw_convergence_params_check(&cp, err)) == SW_OK) {
         sw_convergence_init(&r->conv, &cp);

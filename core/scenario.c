@@ -170,6 +170,7 @@ static const field outer_fields[] = {
     ENUM(sw_scenario_outer, kind, "kind", SW_OUTER_NONE, outer_names),
     NUM(sw_scenario_outer, lr, "lr", 0.7, GT, 0, 0),
     NUM(sw_scenario_outer, momentum, "momentum", 0.9, GE | LT, 0, 1),
+    NUM(sw_scenario_outer, eff_h0_steps, "eff_h0_steps", 0, GE, 0, 0),
     END,
 };
 
@@ -1051,8 +1052,32 @@ static int check_convergence(const ctx *c, const sw_scenario *s, const sw_yt_nod
                 what ? what + 2 : e.msg);
 }
 
+/* A site draws at least its idle power while it trains: the report's /power rows and the
+ * ledger's energy both use power_w.train, so a lower value would be a contradiction. */
+static int check_power(const ctx *c, const sw_scenario *s, const sw_yt_node *root)
+{
+    const sw_yt_node *sites = sw_yt_get(root, "sites");
+    for (size_t i = 0; i < s->n_sites; i++) {
+        const sw_scenario_site *site = &s->sites[i];
+        if (site->power_w.train >= site->power_w.idle)
+            continue;
+        const sw_yt_node *at = NULL;
+        if (sites && sites->kind == SW_YT_SEQ && i < sites->n) {
+            const sw_yt_node *pw = sw_yt_get(sites->items[i], "power_w");
+            at = sw_yt_get(pw, "train");
+            if (!at)
+                at = pw ? pw : sites->items[i];
+        }
+        return fail(c, at ? at : root,
+                    "key 'sites[%zu].power_w.train': expected a number >= power_w.idle (%g W), "
+                    "got %g W (a site draws at least its idle power while it trains)",
+                    i, site->power_w.idle, site->power_w.train);
+    }
+    return SW_OK;
+}
+
 /* Checks that need several fields: start < end, params from the preset, derived regions,
- * convergence parameters together. */
+ * power, convergence parameters together. */
 static int cross_checks(const ctx *c, sw_scenario *s, const sw_yt_node *root)
 {
     const sw_yt_node *trace = sw_yt_get(root, "trace");
@@ -1091,6 +1116,8 @@ static int cross_checks(const ctx *c, sw_scenario *s, const sw_yt_node *root)
         s->name[len] = '\0';
     }
     int rc = check_derived_regions(c, s, root);
+    if (rc == SW_OK)
+        rc = check_power(c, s, root);
     return rc == SW_OK ? check_convergence(c, s, root) : rc;
 }
 
@@ -1345,6 +1372,10 @@ void sw_scenario_convergence_params(const sw_scenario *s, sw_convergence_params 
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].v != 0)
             *keys[i].dst = keys[i].v;
+    /* The Nesterov outer step keeps more of what the sites trained apart (docs/convergence.md) */
+    if (s->rounds.outer.kind == SW_OUTER_NESTEROV)
+        out->eff_h0_steps = s->rounds.outer.eff_h0_steps > 0 ? s->rounds.outer.eff_h0_steps
+                                                             : SW_CONVERGENCE_NESTEROV_H0_STEPS;
 }
 
 sw_trace_options sw_scenario_trace_options(const sw_scenario *s)

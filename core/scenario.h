@@ -68,6 +68,10 @@ typedef struct sw_scenario_outer {
     sw_outer_kind kind; /* none | nesterov [none] */
     double lr;          /* outer learning rate, > 0 [0.7] */
     double momentum;    /* Nesterov momentum, in [0, 1) [0.9] */
+    double eff_h0_steps; /* sim: h0 of the federated efficiency with the Nesterov outer step,
+                          * local steps, >= 0; 0 = SW_CONVERGENCE_NESTEROV_H0_STEPS, the
+                          * DiLoCo-based assumption for lr 0.7, momentum 0.9, which sim
+                          * refuses for other lr or momentum values (docs/convergence.md) [0] */
 } sw_scenario_outer;
 
 typedef struct sw_scenario_rounds {
