@@ -176,6 +176,38 @@ static void do_aggregate(coord *c, const sw_action *a)
     coord_eval_start(c);
 }
 
+/* START_ROUND: the plan to every member, then the global model's download. */
+static void start_round(coord *c, const sw_action *a)
+{
+    sw_error e;
+    int64_t dl_ms = isfinite(a->deadline_s)
+                        ? (int64_t)fmax(0, 1000 * (a->deadline_s - a->t_s) / c->compression)
+                        : -1;
+    sw_msg_plan plan = {.deadline_ms = dl_ms,
+                        .tokens_left = a->tokens_left,
+                        .model_bytes = c->n_params * sizeof(float),
+                        .model_crc = c->global_crc};
+    uint8_t pl[64];
+    size_t n = sw_msg_put_plan(pl, sizeof pl, &plan);
+    char who[256] = "";
+    for (size_t i = 0; i < a->n_sites; i++) {
+        csite *s = &c->sites[a->sites[i]];
+        s->member = true;
+        s->round = a->round;
+        s->have_work = s->have_upload = false;
+        s->dl_mono0 = s->dl_mono1 = s->ul_mono0 = s->ul_mono1 = coord_mono_s();
+        coord_set_phase(c, s, SW_PHASE_SYNCING);
+        coord_send_to(c, s, SW_MSG_PLAN, a->round, pl, n);
+        sw_xfer_tx_start(&s->tx, c->global, plan.model_bytes, c->o->chunk_bytes,
+                         c->o->window_chunks, a->round);
+        if (sw_xfer_tx_pump(&s->tx, &s->peer, &e) != SW_OK)
+            coord_log(c, "site %s: %s", s->sc->name, e.msg);
+        sw_pathf(who + strlen(who), sizeof who - strlen(who), "%s%s", i ? ", " : "", s->sc->name);
+    }
+    coord_log(c, "round %lld starts: %s (%s)", (long long)a->round, who,
+              isfinite(a->deadline_s) ? "federated" : "single site, open-ended");
+}
+
 static void apply(coord *c, const sw_action *a)
 {
     sw_error e;
@@ -207,36 +239,9 @@ static void apply(coord *c, const sw_action *a)
         coord_log(c, "release %s", s->sc->name);
         break;
     }
-    case SW_ACT_START_ROUND: {
-        int64_t dl_ms = isfinite(a->deadline_s)
-                            ? (int64_t)fmax(0, 1000 * (a->deadline_s - a->t_s) / c->compression)
-                            : -1;
-        sw_msg_plan plan = {.deadline_ms = dl_ms,
-                            .tokens_left = a->tokens_left,
-                            .model_bytes = c->n_params * sizeof(float),
-                            .model_crc = c->global_crc};
-        uint8_t pl[64];
-        size_t n = sw_msg_put_plan(pl, sizeof pl, &plan);
-        char who[256] = "";
-        for (size_t i = 0; i < a->n_sites; i++) {
-            csite *s = &c->sites[a->sites[i]];
-            s->member = true;
-            s->round = a->round;
-            s->have_work = s->have_upload = false;
-            s->dl_mono0 = s->dl_mono1 = s->ul_mono0 = s->ul_mono1 = coord_mono_s();
-            coord_set_phase(c, s, SW_PHASE_SYNCING);
-            coord_send_to(c, s, SW_MSG_PLAN, a->round, pl, n);
-            sw_xfer_tx_start(&s->tx, c->global, plan.model_bytes, c->o->chunk_bytes,
-                             c->o->window_chunks, a->round);
-            if (sw_xfer_tx_pump(&s->tx, &s->peer, &e) != SW_OK)
-                coord_log(c, "site %s: %s", s->sc->name, e.msg);
-            sw_pathf(who + strlen(who), sizeof who - strlen(who), "%s%s", i ? ", " : "",
-                     s->sc->name);
-        }
-        coord_log(c, "round %lld starts: %s (%s)", (long long)a->round, who,
-                  isfinite(a->deadline_s) ? "federated" : "single site, open-ended");
+    case SW_ACT_START_ROUND:
+        start_round(c, a);
         break;
-    }
     case SW_ACT_STOP_SITE: {
         csite *s = &c->sites[a->site];
         sw_msg_stop st = {.leaving = 1};

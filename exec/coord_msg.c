@@ -142,6 +142,103 @@ static void work_complete(coord *c, csite *s)
     coord_push_event(c, coord_run_t(c), SW_EV_WORK_REPORTED, s->idx, s->round, w->tokens, NULL);
 }
 
+/* Each handler below returns SW_OK when the message was taken (or its consequence handled,
+ * e.g. the site failed), or an error in e: the message is then rejected and logged. */
+
+static int on_ack(coord *c, csite *s, const sw_msg_header *h, const uint8_t *p, sw_error *e)
+{
+    sw_msg_ack a;
+    int rc = sw_msg_get_ack(p, h->payload_len, &a, e);
+    if (rc != SW_OK)
+        return rc;
+    if (!s->member || h->round != s->round)
+        return sw_errorf(e, SW_EINPUT, "message ack: round %lld is not the site's",
+                         (long long)h->round);
+    if ((rc = sw_xfer_tx_ack(&s->tx, &a, e)) != SW_OK)
+        return rc;
+    if (sw_xfer_tx_done(&s->tx) && coord_phase_of(c, s) == SW_PHASE_SYNCING && !s->have_work) {
+        s->dl_mono1 = coord_mono_s();
+        coord_set_phase(c, s, SW_PHASE_TRAINING);
+    } else if (sw_xfer_tx_pump(&s->tx, &s->peer, e) != SW_OK) {
+        coord_log(c, "site %s: %s", s->sc->name, e->msg); /* the link's, not the message's */
+    }
+    return SW_OK;
+}
+
+static int on_lease_req(coord *c, csite *s, const sw_msg_header *h, sw_error *e)
+{
+    if (!s->member || h->round != s->round || s->have_work)
+        return sw_errorf(e, SW_EINPUT, "message lease_req: site is not training round %lld",
+                         (long long)h->round);
+    sw_shard_lease l;
+    bool got = false;
+    if (sw_shards_acquire(c->shards, (uint32_t)s->idx, &l, &got, e) != SW_OK) {
+        coord_fail(c, SW_ERUNTIME, "%s", e->msg);
+        return SW_OK;
+    }
+    sw_msg_lease m = {0, 0, 0};
+    if (got)
+        m = (sw_msg_lease){l.lease_id, l.begin_token, l.end_token};
+    uint8_t pl[32];
+    size_t n = sw_msg_put_lease(pl, sizeof pl, &m);
+    coord_send_to(c, s, SW_MSG_LEASE, s->round, pl, n);
+    return SW_OK;
+}
+
+static int on_metrics(coord *c, csite *s, const sw_msg_header *h, const uint8_t *p, sw_error *e)
+{
+    sw_msg_metrics m;
+    int rc = sw_msg_get_metrics(p, h->payload_len, &m, e);
+    if (rc != SW_OK)
+        return rc;
+    s->steps_total = s->steps_base + m.step;
+    s->tokens_total = s->tokens_base + m.tokens;
+    sw_run_train(c->run, (size_t)s->idx, coord_run_t(c), s->steps_total, s->tokens_total, m.loss,
+                 0);
+    return SW_OK;
+}
+
+static int on_work(coord *c, csite *s, const sw_msg_header *h, const uint8_t *p, sw_error *e)
+{
+    if (!s->member || h->round != s->round || s->have_work)
+        return sw_errorf(e, SW_EINPUT, "message work: not expected for round %lld",
+                         (long long)h->round);
+    int rc = sw_msg_get_work(p, h->payload_len, &s->work, e);
+    if (rc != SW_OK)
+        return rc;
+    if (s->work.model_bytes != c->n_params * sizeof(float))
+        return sw_errorf(e, SW_EINPUT, "message work: model_bytes %llu, expected %zu",
+                         (unsigned long long)s->work.model_bytes, c->n_params * sizeof(float));
+    s->have_work = true;
+    s->ul_mono0 = coord_mono_s();
+    if (coord_phase_of(c, s) == SW_PHASE_TRAINING)
+        coord_set_phase(c, s, SW_PHASE_SYNCING);
+    sw_xfer_rx_start(&s->rx, s->upload, s->work.model_bytes, s->work.model_crc, s->round);
+    return SW_OK;
+}
+
+static int on_chunk(coord *c, csite *s, const sw_msg_header *h, const uint8_t *p, sw_error *e)
+{
+    sw_msg_chunk ch;
+    bool done;
+    int rc = sw_msg_get_chunk(p, h->payload_len, &ch, e);
+    if (rc != SW_OK)
+        return rc;
+    if (!s->have_work || s->have_upload)
+        return sw_errorf(e, SW_EINPUT, "message chunk: no upload expected");
+    if ((rc = sw_xfer_rx_chunk(&s->rx, &s->peer, h->round, &ch, &done, e)) != SW_OK) {
+        if (s->rx.active)
+            return rc;
+        /* the whole model is in but does not check out */
+        coord_reject(c, s->sc->name, e->msg);
+        coord_site_failed(c, s, "model upload failed its checksum");
+        return SW_OK;
+    }
+    if (done)
+        work_complete(c, s);
+    return SW_OK;
+}
+
 static void on_site_msg(coord *c, csite *s, const sw_msg_header *h, const uint8_t *p)
 {
     sw_error e;
@@ -161,97 +258,21 @@ static void on_site_msg(coord *c, csite *s, const sw_msg_header *h, const uint8_
         else
             s->joined = false;
         return;
-    case SW_MSG_ACK: {
-        sw_msg_ack a;
-        if ((rc = sw_msg_get_ack(p, h->payload_len, &a, &e)) != SW_OK)
-            break;
-        if (!s->member || h->round != s->round) {
-            rc = sw_errorf(&e, SW_EINPUT, "message ack: round %lld is not the site's",
-                           (long long)h->round);
-            break;
-        }
-        if ((rc = sw_xfer_tx_ack(&s->tx, &a, &e)) != SW_OK)
-            break;
-        if (sw_xfer_tx_done(&s->tx) && coord_phase_of(c, s) == SW_PHASE_SYNCING && !s->have_work) {
-            s->dl_mono1 = coord_mono_s();
-            coord_set_phase(c, s, SW_PHASE_TRAINING);
-        } else if ((rc = sw_xfer_tx_pump(&s->tx, &s->peer, &e)) != SW_OK) {
-            coord_log(c, "site %s: %s", s->sc->name, e.msg);
-            return;
-        }
-        return;
-    }
-    case SW_MSG_LEASE_REQ: {
-        if (!s->member || h->round != s->round || s->have_work) {
-            rc = sw_errorf(&e, SW_EINPUT, "message lease_req: site is not training round %lld",
-                           (long long)h->round);
-            break;
-        }
-        sw_shard_lease l;
-        bool got = false;
-        if (sw_shards_acquire(c->shards, (uint32_t)s->idx, &l, &got, &e) != SW_OK) {
-            coord_fail(c, SW_ERUNTIME, "%s", e.msg);
-            return;
-        }
-        sw_msg_lease m = {0, 0, 0};
-        if (got)
-            m = (sw_msg_lease){l.lease_id, l.begin_token, l.end_token};
-        uint8_t pl[32];
-        size_t n = sw_msg_put_lease(pl, sizeof pl, &m);
-        coord_send_to(c, s, SW_MSG_LEASE, s->round, pl, n);
-        return;
-    }
-    case SW_MSG_METRICS: {
-        sw_msg_metrics m;
-        if ((rc = sw_msg_get_metrics(p, h->payload_len, &m, &e)) != SW_OK)
-            break;
-        s->steps_total = s->steps_base + m.step;
-        s->tokens_total = s->tokens_base + m.tokens;
-        sw_run_train(c->run, (size_t)s->idx, coord_run_t(c), s->steps_total, s->tokens_total,
-                     m.loss, 0);
-        return;
-    }
-    case SW_MSG_WORK: {
-        if (!s->member || h->round != s->round || s->have_work) {
-            rc = sw_errorf(&e, SW_EINPUT, "message work: not expected for round %lld",
-                           (long long)h->round);
-            break;
-        }
-        if ((rc = sw_msg_get_work(p, h->payload_len, &s->work, &e)) != SW_OK)
-            break;
-        if (s->work.model_bytes != c->n_params * sizeof(float)) {
-            rc = sw_errorf(&e, SW_EINPUT, "message work: model_bytes %llu, expected %zu",
-                           (unsigned long long)s->work.model_bytes, c->n_params * sizeof(float));
-            break;
-        }
-        s->have_work = true;
-        s->ul_mono0 = coord_mono_s();
-        if (coord_phase_of(c, s) == SW_PHASE_TRAINING)
-            coord_set_phase(c, s, SW_PHASE_SYNCING);
-        sw_xfer_rx_start(&s->rx, s->upload, s->work.model_bytes, s->work.model_crc, s->round);
-        return;
-    }
-    case SW_MSG_CHUNK: {
-        sw_msg_chunk ch;
-        bool done;
-        if ((rc = sw_msg_get_chunk(p, h->payload_len, &ch, &e)) != SW_OK)
-            break;
-        if (!s->have_work || s->have_upload) {
-            rc = sw_errorf(&e, SW_EINPUT, "message chunk: no upload expected");
-            break;
-        }
-        if ((rc = sw_xfer_rx_chunk(&s->rx, &s->peer, h->round, &ch, &done, &e)) != SW_OK) {
-            if (!s->rx.active) { /* the whole model is in but does not check out */
-                coord_reject(c, s->sc->name, e.msg);
-                coord_site_failed(c, s, "model upload failed its checksum");
-                return;
-            }
-            break;
-        }
-        if (done)
-            work_complete(c, s);
-        return;
-    }
+    case SW_MSG_ACK:
+        rc = on_ack(c, s, h, p, &e);
+        break;
+    case SW_MSG_LEASE_REQ:
+        rc = on_lease_req(c, s, h, &e);
+        break;
+    case SW_MSG_METRICS:
+        rc = on_metrics(c, s, h, p, &e);
+        break;
+    case SW_MSG_WORK:
+        rc = on_work(c, s, h, p, &e);
+        break;
+    case SW_MSG_CHUNK:
+        rc = on_chunk(c, s, h, p, &e);
+        break;
     default:
         rc = sw_errorf(&e, SW_EINPUT, "message %s: not expected by the coordinator",
                        sw_msg_type_name(h->type));
