@@ -225,7 +225,7 @@ static void apply(coord *c, const sw_action *a)
     }
     case SW_ACT_RELEASE_SITE: {
         csite *s = &c->sites[a->site];
-        sw_msg_release r = {.stay = c->prov.kind == SW_PROVISIONER_STATIC};
+        sw_msg_release r = {.stay = c->prov.ops->agents_stay};
         uint8_t pl[8];
         size_t n = sw_msg_put_release(pl, sizeof pl, &r);
         coord_send_to(c, s, SW_MSG_RELEASE, -1, pl, n);
@@ -413,6 +413,7 @@ static int setup_messaging(coord *c, sw_error *err)
     if ((rc = coord_setup_socket(c, keys, err)) != SW_OK)
         return rc;
     c->prov = (sw_provisioner){.kind = (sw_provisioner_kind)kind,
+                               .ops = sw_prov_ops_of((sw_provisioner_kind)kind),
                                .agent_exe = o->agent_exe,
                                .coordinator = o->advertise ? o->advertise : c->endpoint,
                                .keys_root = NULL,
@@ -425,12 +426,11 @@ static int setup_messaging(coord *c, sw_error *err)
         sw_pathf(c->keys_root, sizeof c->keys_root, "%s", keys);
         c->prov.keys_root = c->keys_root;
     }
+    if (!c->prov.ops)
+        return sw_errorf(err, SW_EINPUT, "--provisioner: unknown provisioner %d", kind);
     if (kind == SW_PROVISIONER_COMMAND && !o->provision_cmd)
         return sw_errorf(err, SW_EINPUT, "--provision-cmd: required by the command provisioner");
-    coord_log(c, "listening on %s (%s provisioner%s, %s)", c->endpoint,
-              kind == SW_PROVISIONER_LOCAL     ? "local"
-              : kind == SW_PROVISIONER_COMMAND ? "command"
-                                               : "static",
+    coord_log(c, "listening on %s (%s provisioner%s, %s)", c->endpoint, c->prov.ops->name,
               keys ? ", CURVE" : ", no CURVE", c->resumed ? "resumed from checkpoint" : "new run");
     return SW_OK;
 }
@@ -519,7 +519,7 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
     for (size_t i = 0; i < c->n_sites; i++) {
         csite *s = &c->sites[i];
         if (s->joined) {
-            sw_msg_release r = {.stay = c->prov.kind == SW_PROVISIONER_STATIC};
+            sw_msg_release r = {.stay = c->prov.ops->agents_stay};
             uint8_t pl[8];
             size_t n = sw_msg_put_release(pl, sizeof pl, &r);
             coord_send_to(c, s, SW_MSG_RELEASE, -1, pl, n);

@@ -84,7 +84,7 @@ static void on_join(coord *c, const uint8_t *id, size_t id_len, const sw_msg_hea
     int idx = sw_scenario_site_index(c->sc, j.site);
     const char *why = NULL;
     csite *s = idx >= 0 ? &c->sites[idx] : NULL;
-    bool is_static = c->prov.kind == SW_PROVISIONER_STATIC;
+    bool is_static = c->prov.ops->joins_unasked;
     if (!s)
         why = "no such site in the scenario";
     else if (s->joined && (s->peer.id_len != id_len || memcmp(s->peer.id, id, id_len)))
