@@ -14,7 +14,7 @@ typedef struct run_site {
     size_t region; /* in the trace */
     sw_phase ph;
     double ph_t0_s;
-    double state_t_s; /* last /states row (kept non-decreasing) */
+    double state_t_s;      /* last /states row (kept non-decreasing) */
     sw_report_state state; /* ... and its state */
     int64_t steps_total, tokens_total;
     double training_s;
@@ -50,7 +50,9 @@ struct sw_run {
     sw_convergence_state conv;
     int64_t rounds_done, sync_bytes;
     double best_ppl, last_loss;
-    double unbooked_s; /* site-seconds after end_s: no signal to book them against */
+    double unbooked_s;        /* site-seconds after end_s: no signal to book them against */
+    sw_run_failure *failures; /* the injected failures, in time order */
+    size_t n_failures;
     int status;
     sw_error err;
 };
@@ -105,6 +107,80 @@ void sw_run_margins(const sw_scenario *sc, double model_bytes, double *wind_down
             lead_s[i] = xfer + sc->rounds.startup_s + step_s;
     }
     *wind_down_s = chunk_s + finish_s + xfer + sc->rounds.aggregate_s + 1.0;
+}
+
+/* ---- injected failures ---- */
+
+/* splitmix64: a small, well-mixed generator for the failure times (deterministic per seed). */
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const sw_run_failure *x = a, *y = b;
+    if (x->t_s != y->t_s)
+        return x->t_s < y->t_s ? -1 : 1;
+    return x->site < y->site ? -1 : x->site > y->site;
+}
+
+static int push_failure(sw_run *r, size_t *cap, size_t site, double t_s)
+{
+    if (r->n_failures == *cap) {
+        size_t c = *cap ? 2 * *cap : 16;
+        sw_run_failure *f = realloc(r->failures, c * sizeof *f);
+        if (!f)
+            return SW_ERUNTIME;
+        r->failures = f;
+        *cap = c;
+    }
+    r->failures[r->n_failures++] = (sw_run_failure){site, t_s};
+    return SW_OK;
+}
+
+#define MAX_DRAWN_FAILURES 1000000
+
+static int make_failures(sw_run *r, sw_error *err)
+{
+    const sw_scenario_failures *f = &r->sc->failures;
+    size_t cap = 0;
+    for (size_t i = 0; i < f->n_at; i++)
+        if (f->at[i].t_s < r->end_s &&
+            push_failure(r, &cap, (size_t)sw_scenario_site_index(r->sc, f->at[i].site),
+                         f->at[i].t_s) != SW_OK)
+            return sw_errorf(err, SW_ERUNTIME, "run: out of memory");
+    for (size_t i = 0; f->mtbf_s > 0 && i < r->n; i++) {
+        uint64_t x = r->sc->seed ^ (0xD1B54A32D192ED03ull * (i + 1));
+        for (double t = 0;;) {
+            double u = (double)(splitmix64(&x) >> 11) * 0x1.0p-53; /* [0, 1) */
+            t += -f->mtbf_s * log1p(-u);
+            if (t >= r->end_s)
+                break;
+            if (r->n_failures >= MAX_DRAWN_FAILURES)
+                return sw_errorf(err, SW_EINPUT,
+                                 "%s: failures.mtbf_s: %g s gives more than %d failures",
+                                 r->sc->name, f->mtbf_s, MAX_DRAWN_FAILURES);
+            if (push_failure(r, &cap, i, t) != SW_OK)
+                return sw_errorf(err, SW_ERUNTIME, "run: out of memory");
+        }
+    }
+    if (r->n_failures > 1)
+        qsort(r->failures, r->n_failures, sizeof *r->failures, by_time);
+    return SW_OK;
+}
+
+size_t sw_run_failure_count(const sw_run *r)
+{
+    return r->n_failures;
+}
+
+const sw_run_failure *sw_run_failure_at(const sw_run *r, size_t i)
+{
+    return i < r->n_failures ? &r->failures[i] : NULL;
 }
 
 /* ---- rows ---- */
@@ -484,6 +560,8 @@ int sw_run_create(const sw_scenario *sc, const sw_run_config *cfg, sw_run **out,
         r->last_loss = sw_convergence_global_loss(&r->conv);
     }
     if (rc == SW_OK)
+        rc = make_failures(r, err);
+    if (rc == SW_OK)
         rc = setup_ledger_report(r, err);
     if (rc != SW_OK) {
         sw_run_destroy(r);
@@ -556,6 +634,7 @@ void sw_run_destroy(sw_run *r)
     free(r->sites);
     free(r->lead_s);
     free(r->evbuf);
+    free(r->failures);
     free(r);
 }
 
@@ -639,8 +718,8 @@ int sw_run_close(sw_run *r, double t_end_s, const sw_report_extra *extras, size_
     if (rc != SW_OK)
         return SW_ERUNTIME;
     if (failed)
-        return sw_errorf(err, SW_ERUNTIME, "%s (report %s written, marked incomplete)",
-                         failure.msg, r->cfg.out_path);
+        return sw_errorf(err, SW_ERUNTIME, "%s (report %s written, marked incomplete)", failure.msg,
+                         r->cfg.out_path);
     return SW_OK;
 }
 

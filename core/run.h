@@ -83,6 +83,22 @@ double sw_run_site_step_s(const sw_run *r, size_t site);
  * transfer of model_bytes. */
 void sw_run_margins(const sw_scenario *sc, double model_bytes, double *wind_down_s, double *lead_s);
 
+/* ---- injected failures (scenario `failures`) ---- */
+
+/* One injected failure: the site fails at t_s if it is up then (both drivers apply it as
+ * SW_EV_SITE_FAILED, as exec's heartbeat failures). */
+typedef struct sw_run_failure {
+    size_t site;
+    double t_s;
+} sw_run_failure;
+
+/* The run's failure schedule in time order (ties by site): failures.at, then for each site,
+ * with failures.mtbf_s > 0, a Poisson process of rate 1/mtbf_s over [0, end_s) drawn from the
+ * scenario's seed and the site's index (so the same in both modes and from run to run). A
+ * failure that finds its site off is skipped, so the rate while up is 1/mtbf_s. */
+size_t sw_run_failure_count(const sw_run *r);
+const sw_run_failure *sw_run_failure_at(const sw_run *r, size_t i);
+
 /* ---- the engine loop ---- */
 
 /* sw_engine_step_n at run time now_s, then writes the engine's new records to /events and

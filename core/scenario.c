@@ -244,6 +244,19 @@ static const field exec_fields[] = {
     END,
 };
 
+static const field failure_fields[] = {
+    STR(sw_scenario_failure, site, "site", NULL, REQUIRED),
+    NUM(sw_scenario_failure, t_s, "t_s", 0, GE, 0, 0),
+    END,
+};
+
+static const field failures_fields[] = {
+    {"at", F_LIST, offsetof(sw_scenario_failures, at), 0, NULL, GE, 0, 0, NULL, failure_fields,
+     offsetof(sw_scenario_failures, n_at), sizeof(sw_scenario_failure), 0},
+    NUM(sw_scenario_failures, mtbf_s, "mtbf_s", 0, GE, 0, 0),
+    END,
+};
+
 static const field top_fields[] = {
     STR(sw_scenario, name, "name", NULL, 0),
     U64(sw_scenario, seed, "seed", 1, 0, 0),
@@ -255,6 +268,7 @@ static const field top_fields[] = {
      offsetof(sw_scenario, n_sites), sizeof(sw_scenario_site), REQUIRED | UNIQUE_NAMES},
     MAP(sw_scenario, network, "network", network_fields, 0),
     MAP(sw_scenario, exec, "exec", exec_fields, 0),
+    MAP(sw_scenario, failures, "failures", failures_fields, 0),
     END,
 };
 
@@ -686,6 +700,8 @@ static int read_field(const ctx *c, const field *f, void *base, const sw_yt_node
             return fail(c, n, "key '%s': expected %s, got %s", path, expected(f, e, sizeof e),
                         n->kind == SW_YT_SEQ ? "an empty list" : got(n, g, sizeof g));
         }
+        if (n->n == 0)
+            return SW_OK; /* an empty list where empty is allowed */
         char *items = calloc(n->n, f->item_size);
         if (!items)
             return oom(c);
@@ -1118,6 +1134,15 @@ static int cross_checks(const ctx *c, sw_scenario *s, const sw_yt_node *root)
     int rc = check_derived_regions(c, s, root);
     if (rc == SW_OK)
         rc = check_power(c, s, root);
+    for (size_t i = 0; rc == SW_OK && i < s->failures.n_at; i++) {
+        if (sw_scenario_site_index(s, s->failures.at[i].site) >= 0)
+            continue;
+        const sw_yt_node *at = sw_yt_get(sw_yt_get(root, "failures"), "at");
+        const sw_yt_node *it = at && at->kind == SW_YT_SEQ && i < at->n ? at->items[i] : NULL;
+        rc = fail(c, it ? sw_yt_get(it, "site") : root,
+                  "key 'failures.at[%zu].site': '%s' is not a site of the scenario", i,
+                  s->failures.at[i].site);
+    }
     return rc == SW_OK ? check_convergence(c, s, root) : rc;
 }
 

@@ -487,6 +487,21 @@ static int setup(coord *c, sw_error *err)
 
 /* ---- the run ---- */
 
+/* The scenario's injected failures that are due: the site fails at its scheduled time as it
+ * would after a heartbeat timeout (its agent is killed, its leases return to the pool). */
+static void inject_failures(coord *c)
+{
+    double now = coord_run_t(c);
+    for (; c->next_failure < sw_run_failure_count(c->run); c->next_failure++) {
+        const sw_run_failure *f = sw_run_failure_at(c->run, c->next_failure);
+        if (f->t_s > now)
+            return;
+        sw_site_state st = sw_engine_site_state(c->engine, f->site);
+        if (st != SW_SITE_OFF && st != SW_SITE_FAILED)
+            coord_site_failed_at(c, &c->sites[f->site], "injected failure", f->t_s);
+    }
+}
+
 static void run_loop(coord *c)
 {
     double wake = 0;
@@ -494,6 +509,7 @@ static void run_loop(coord *c)
         coord_drain_socket(c); /* what arrived while we were busy counts before any timeout */
         coord_eval_collect(c, false);
         coord_check_sites(c);
+        inject_failures(c);
         wake = step_all(c);
         if (sw_run_failed(c->run)) {
             coord_fail(c, SW_ERUNTIME, "%s", sw_run_error(c->run)->msg);

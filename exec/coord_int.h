@@ -37,6 +37,7 @@ typedef struct csite {
     sw_peer peer;
     sw_peer departing; /* a released agent, until its LEAVE (id_len 0: none) */
     double last_seen;
+    double join_t_s;                 /* run time the agent joined */
     int64_t steps_base, tokens_base; /* the site's totals when this agent joined */
     /* the round */
     bool member;
@@ -102,6 +103,7 @@ typedef struct coord {
     double last_hb;
     /* driver counts */
     unsigned rejected, failures;
+    size_t next_failure; /* the next of the run's injected failures (sw_run_failure_at) */
     bool resumed;
     int status;
     sw_error err;
@@ -125,6 +127,7 @@ void coord_send_to(coord *c, csite *s, sw_msg_type t, int64_t round, const void 
 void coord_reject(coord *c, const char *who, const char *why);
 /* The site is lost: tell the engine, take its leases back, stop its process. */
 void coord_site_failed(coord *c, csite *s, const char *why);
+void coord_site_failed_at(coord *c, csite *s, const char *why, double t_s); /* at run time t_s */
 void coord_drain_socket(coord *c); /* receives everything waiting on the ROUTER */
 void coord_check_sites(coord *c);  /* readiness, heartbeats, provisioners, transfers */
 

@@ -28,7 +28,11 @@ void coord_reject(coord *c, const char *who, const char *why)
 /* The site is lost: tell the engine, take its leases back, stop its process. */
 void coord_site_failed(coord *c, csite *s, const char *why)
 {
-    double now = coord_run_t(c);
+    coord_site_failed_at(c, s, why, coord_run_t(c));
+}
+
+void coord_site_failed_at(coord *c, csite *s, const char *why, double now)
+{
     sw_site_state st = sw_engine_site_state(c->engine, (size_t)s->idx);
     coord_log(c, "site %s failed: %s", s->sc->name, why);
     c->failures++;
@@ -42,7 +46,7 @@ void coord_site_failed(coord *c, csite *s, const char *why)
     if (returned)
         coord_log(c, "site %s: %zu data lease(s) returned to the pool", s->sc->name, returned);
     sw_prov_down(&c->prov, s->sc->name, &s->prov, true, coord_mono_s(), &e);
-    coord_set_phase(c, s, SW_PHASE_OFF);
+    coord_set_phase_at(c, s, SW_PHASE_OFF, now);
     s->joined = s->member = s->provisioning = false;
     s->have_work = s->have_upload = false;
     s->tx.active = s->rx.active = false;
@@ -105,6 +109,7 @@ static void on_join(coord *c, const uint8_t *id, size_t id_len, const sw_msg_hea
     if (!s->joined) {
         s->joined = true;
         s->peer = tmp;
+        s->join_t_s = coord_run_t(c);
         s->steps_base = s->steps_total;
         s->tokens_base = s->tokens_total;
         coord_log(c, "site %s joined (pid %u)", s->sc->name, j.pid);
@@ -354,13 +359,13 @@ void coord_check_sites(coord *c)
             continue;
         }
         double delay_wall = s->sc->provision_s / c->compression;
-        if (s->provisioning && s->joined && m - s->prov_mono >= delay_wall) {
+        /* the wall time of the decision, which carrying out the actions before it may trail */
+        double decided_mono = c->mono0 + (s->prov_t_s - c->t_base) / c->compression;
+        if (s->provisioning && s->joined && m - decided_mono >= delay_wall) {
             /* Ready at the nominal time, provision_s after the decision, when the agent was
              * up by then: provisioning delays are the scenario's, so sim and exec agree. */
             s->provisioning = false;
-            double t_ready =
-                fmax(s->prov_t_s + s->sc->provision_s,
-                     coord_run_t(c) - (m - s->prov_mono - delay_wall) * c->compression);
+            double t_ready = fmax(s->prov_t_s + s->sc->provision_s, s->join_t_s);
             coord_set_phase_at(c, s, SW_PHASE_IDLE, t_ready);
             coord_push_event(c, t_ready, SW_EV_SITE_READY, s->idx, -1, 0, NULL);
             coord_log(c, "site %s ready", s->sc->name);

@@ -272,7 +272,9 @@ static void apply(sim_run *r, const sw_action *a)
     }
     case SW_ACT_RELEASE_SITE: {
         site_rt *s = &r->sites[a->site];
-        if (phase_of(s) == SW_PHASE_PROVISIONING) {
+        if (!s->alive) {
+            /* it failed: its actor is gone already */
+        } else if (phase_of(s) == SW_PHASE_PROVISIONING) {
             /* Released before it was ready (the run ended): it must not report ready later. */
             sg_actor_kill(s->actor);
             s->alive = false;
@@ -392,6 +394,43 @@ static void set_alarm(sim_run *r, double wake_s)
     sg_mutex_unlock(r->mtx);
 }
 
+/* ---- injected failures ---- */
+
+/* Delivers the run's failure schedule (core/run.h) as SITE_FAILED events at their times. A
+ * daemon: it ends with the coordinator. */
+static void failure_actor(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    sim_run *r = sg_actor_self_get_data();
+    sg_actor_daemonize(sg_actor_self());
+    for (size_t i = 0; i < sw_run_failure_count(r->run); i++) {
+        const sw_run_failure *f = sw_run_failure_at(r->run, i);
+        sg_actor_sleep_until(f->t_s);
+        post_event(r, SW_EV_SITE_FAILED, (int)f->site, -1, 0);
+    }
+}
+
+/* A failure takes the site down at once, as a crash would: its actor (and the work it had
+ * not returned) is gone, its host off. One that finds the site off is dropped. Returns whether
+ * the event goes to the engine. */
+static bool carry_out_failure(sim_run *r, sw_event *ev)
+{
+    sw_site_state st = sw_engine_site_state(sw_run_engine(r->run), (size_t)ev->site);
+    if (st == SW_SITE_OFF || st == SW_SITE_FAILED)
+        return false;
+    site_rt *s = &r->sites[ev->site];
+    if (s->alive)
+        sg_actor_kill(s->actor);
+    s->alive = false;
+    set_phase(s, SW_PHASE_OFF);
+    sg_host_turn_off(s->host);
+    ev->detail = "injected failure";
+    sw_run_event(r->run, simgrid_get_clock(), SW_REPORT_EV_FAIL, ev->site, -1, NAN,
+                 "injected failure");
+    return true;
+}
+
 static void coordinator(int argc, char **argv)
 {
     (void)argc;
@@ -427,10 +466,12 @@ static void coordinator(int argc, char **argv)
         while (r->q_len == 0 && !r->alarm_rang && wake_s > simgrid_get_clock())
             sg_cond_wait(r->cond, r->mtx);
         r->alarm_rang = false;
-        for (n_evs = 0; r->q_len > 0; n_evs++) {
+        for (n_evs = 0; r->q_len > 0;) {
             evs[n_evs] = r->queue[r->q_head];
             r->q_head = (r->q_head + 1) % QUEUE_MAX;
             r->q_len--;
+            if (evs[n_evs].kind != SW_EV_SITE_FAILED || carry_out_failure(r, &evs[n_evs]))
+                n_evs++;
         }
         sg_mutex_unlock(r->mtx);
     }
@@ -557,6 +598,11 @@ int sw_sim_run(const sw_scenario *sc, const sw_sim_options *opt, sw_sim_result *
         sg_actor_t c = sg_actor_init("coordinator", r->coord);
         sg_actor_set_data(c, r);
         sg_actor_start_(c, coordinator, 0, NULL);
+        if (sw_run_failure_count(r->run) > 0) {
+            sg_actor_t f = sg_actor_init("failures", r->coord);
+            sg_actor_set_data(f, r);
+            sg_actor_start_(f, failure_actor, 0, NULL);
+        }
         simgrid_run();
         rc = finish(r, result, err); /* after a failure: the report marked incomplete */
     }
