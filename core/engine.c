@@ -7,65 +7,13 @@
  * emits actions, so every rule lives in one of its four small helpers.
  */
 #include "core/engine.h"
+#include "core/engine_int.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct site_rt {
-    char *name;
-    size_t region;
-    double provision_s;
-    double lead_s;
-    bool late_noted[2]; /* SW_REC_LATE written: [0] provisioning, [1] joining a round */
-    sw_site life;
-    sw_policy *policy;
-    double next_eval_s; /* next policy evaluation, run s */
-    double mci;         /* signal at the last evaluation, g/kWh (NaN: none) */
-    char why[128];      /* the policy's reason for its current wish */
-} site_rt;
-
-typedef struct queued {
-    sw_action a;
-    void *payload; /* owns a.sites / a.weights / a.tokens */
-} queued;
-
-struct sw_engine {
-    double start_unix_s;
-    double end_s;
-    double horizon_s; /* end_s - wind_down_s */
-    const sw_trace *trace;
-    sw_rounds_config rounds;
-    uint64_t tokens_target;
-    size_t max_active;
-
-    size_t n;
-    site_rt *sites;
-
-    double now_s;
-    bool round_active;
-    sw_round round;
-    const char *round_end_why; /* set when a single-site round got its deadline */
-    int64_t next_round_id;
-    int64_t rounds_completed;
-    uint64_t tokens;
-    bool finishing; /* horizon or target reached: no new provisioning, no new rounds */
-    bool done;
-    char finish_why[96];
-
-    queued *q; /* actions not yet handed to the driver */
-    size_t qn, qcap;
-    void **spent; /* payloads handed out by the previous step, freed by the next */
-    size_t spent_n, spent_cap;
-
-    sw_engine_record *recs;
-    size_t rn, rcap;
-
-    sw_error err;
-    bool broken; /* out of memory or a broken invariant: the engine stops deciding */
-};
 
 /* ---- small helpers ------------------------------------------------------------------------- */
 
@@ -183,6 +131,7 @@ static void release(sw_engine *e, size_t i, sw_site_state to, const char *why)
 static void start_finishing(sw_engine *e, const char *fmt, double value)
 {
     e->finishing = true;
+    e->finishing_s = e->now_s;
     snprintf(e->finish_why, sizeof e->finish_why, fmt, value);
     record(e, SW_REC_FINISH, -1, -1, value, "%s: no new sites or rounds", e->finish_why);
 }

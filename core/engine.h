@@ -189,6 +189,24 @@ size_t sw_engine_record_count(const sw_engine *e);
 const sw_engine_record *sw_engine_record_at(const sw_engine *e, size_t i);
 void sw_engine_records_clear(sw_engine *e);
 
+/* ---- snapshot and restore (core/engine_snapshot.c) ---- */
+
+/* Writes the whole engine state (time, each site's lifecycle, policy wish and reason, late
+ * notes, the running round with its members' statuses and tokens, round counters, tokens,
+ * finishing) into a malloc'd buffer (*buf, *len; the caller frees it): a magic, a format
+ * version, little-endian fields, a CRC-32 at the end. Records are not included. Call it
+ * between steps, once every action has been handed out (SW_EINPUT otherwise). */
+int sw_engine_snapshot(const sw_engine *e, uint8_t **buf, size_t *len, sw_error *err);
+
+/* Creates an engine from cfg (the same configuration and trace as the saved one) in the state
+ * of a snapshot: the next step continues exactly as the saved engine would have. The policies'
+ * state (a pending release, its hysteresis mark) is rebuilt by replaying their evaluations on
+ * the trace up to the snapshot's time, which gives the same state because a policy depends on
+ * nothing else; the replay is checked against the saved evaluation times. SW_EINPUT names what
+ * does not match (magic, version, CRC, site count, configuration, policy replay). */
+int sw_engine_restore(const sw_engine_config *cfg, const uint8_t *buf, size_t len, sw_engine **out,
+                      sw_error *err);
+
 /* Names for logs and the /events table: "provision_site", ..., "policy", "state", ... */
 const char *sw_action_kind_name(sw_action_kind k);
 const char *sw_record_kind_name(sw_record_kind k);

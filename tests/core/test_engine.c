@@ -664,6 +664,23 @@ static void build_world(world *w, uint64_t seed)
     w->open_round = -1;
 }
 
+/* Every this many steps run_world saves the engine, destroys it and goes on with the one
+ * restored from the snapshot (0: never). */
+static size_t restore_every;
+
+static sw_engine *save_and_restore(const world *w, sw_engine *e)
+{
+    uint8_t *buf;
+    size_t len;
+    sw_error err;
+    cr_assert_eq(sw_engine_snapshot(e, &buf, &len, &err), SW_OK, "%s", err.msg);
+    sw_engine *r;
+    cr_assert_eq(sw_engine_restore(&w->cfg, buf, len, &r, &err), SW_OK, "%s", err.msg);
+    free(buf);
+    sw_engine_destroy(e);
+    return r;
+}
+
 /* Runs one random world to the end with actions handed out `cap` at a time. */
 static void run_world(world *w, size_t cap)
 {
@@ -702,6 +719,8 @@ static void run_world(world *w, size_t cap)
             cr_assert_leq(active, w->cfg.max_active_sites);
         if (sw_engine_done(e))
             break;
+        if (restore_every > 0 && (size_t)guard % restore_every == restore_every - 1)
+            e = save_and_restore(w, e);
         /* next: a due failure, a queued driver event, or the engine's wake time */
         double t_fail = fail_next < w->nfail ? w->failures[fail_next].t_s : INFINITY;
         double t_q = w->nq > 0 ? w->q[0].t_s : INFINITY;
@@ -748,5 +767,24 @@ Test(engine_properties, random_traces_keep_every_rule_and_are_deterministic)
         sw_trace_destroy(a.tr);
         sw_trace_destroy(b.tr);
         sw_trace_destroy(c.tr);
+    }
+}
+
+Test(engine_properties, a_restored_engine_takes_the_same_decisions)
+{
+    for (uint64_t seed = 1; seed <= 300; seed++) {
+        static world a, b;
+        build_world(&a, seed);
+        restore_every = 0;
+        run_world(&a, 64);
+        build_world(&b, seed);
+        restore_every = 1 + seed % 7; /* saved and restored every few steps */
+        run_world(&b, 64);
+        restore_every = 0;
+        cr_assert_eq(a.n_actions, b.n_actions, "seed %llu", (unsigned long long)seed);
+        cr_assert_eq(a.hash, b.hash, "seed %llu: restoring changed the actions",
+                     (unsigned long long)seed);
+        sw_trace_destroy(a.tr);
+        sw_trace_destroy(b.tr);
     }
 }
