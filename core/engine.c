@@ -401,6 +401,21 @@ static void reconcile(sw_engine *e)
     }
 }
 
+void sw_engine_sites_lost(sw_engine *e, const char *why)
+{
+    for (size_t i = 0; i < e->n && !e->broken; i++) {
+        sw_site_state st = e->sites[i].life.state;
+        if (st == SW_SITE_OFF)
+            continue;
+        if (e->round_active && sw_round_member(&e->round, (int)i) >= 0)
+            sw_round_fail(&e->round, (int)i, NULL);
+        if (st != SW_SITE_FAILED)
+            set_state(e, i, SW_SITE_FAILED, why);
+        set_state(e, i, SW_SITE_OFF, why);
+    }
+    reconcile(e);
+}
+
 /* ---- time ---------------------------------------------------------------------------------- */
 
 static double next_timer(const sw_engine *e)

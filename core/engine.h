@@ -207,6 +207,13 @@ int sw_engine_snapshot(const sw_engine *e, uint8_t **buf, size_t *len, sw_error 
 int sw_engine_restore(const sw_engine_config *cfg, const uint8_t *buf, size_t len, sw_engine **out,
                       sw_error *err);
 
+/* A restarted driver lost every site with its previous process (exec --resume): each site
+ * that is not off goes off at once (through failed, with `why` in the records), a running
+ * round loses its members (it ends and is aggregated empty), and no RELEASE is sent: the
+ * driver knows they are gone. Unlike SITE_FAILED, the sites may be provisioned again at once
+ * if their policy wants them. */
+void sw_engine_sites_lost(sw_engine *e, const char *why);
+
 /* Names for logs and the /events table: "provision_site", ..., "policy", "state", ... */
 const char *sw_action_kind_name(sw_action_kind k);
 const char *sw_record_kind_name(sw_record_kind k);

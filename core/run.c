@@ -571,15 +571,10 @@ int sw_run_create(const sw_scenario *sc, const sw_run_config *cfg, sw_run **out,
     return SW_OK;
 }
 
-int sw_run_start(sw_run *r, const sw_run_resume *res, sw_error *err)
+/* The engine's configuration from the scenario, for an engine whose time 0 is run time t0_s. */
+static int make_engine(sw_run *r, double t0_s, const sw_run_resume *res, sw_error *err)
 {
     const sw_scenario *sc = r->sc;
-    if (res) {
-        r->t_base_s = res->t_s;
-        r->round_base = res->round_next;
-        r->tokens_base = res->tokens_done;
-        r->event_t_s = fmax(r->event_t_s, res->t_s);
-    }
     sw_engine_site *es = calloc(r->n, sizeof *es);
     if (!es)
         return sw_errorf(err, SW_ERUNTIME, "run: out of memory");
@@ -587,11 +582,11 @@ int sw_run_start(sw_run *r, const sw_run_resume *res, sw_error *err)
         es[i] = (sw_engine_site){.name = sc->sites[i].name,
                                  .region = r->sites[i].region,
                                  .provision_s = sc->sites[i].provision_s};
-    double left_s = r->end_s - r->t_base_s;
+    double left_s = fmax(r->end_s - t0_s, 1e-3);
     sw_engine_config ec = {
-        .start_unix_s = r->start_unix_s + r->t_base_s,
-        .end_s = fmax(left_s, 1e-3),
-        .wind_down_s = fmin(r->wind_down_s, 0.5 * fmax(left_s, 1e-3)),
+        .start_unix_s = r->start_unix_s + t0_s,
+        .end_s = left_s,
+        .wind_down_s = fmin(r->wind_down_s, 0.5 * left_s),
         .trace = r->trace,
         .sites = es,
         .n_sites = r->n,
@@ -603,18 +598,47 @@ int sw_run_start(sw_run *r, const sw_run_resume *res, sw_error *err)
         .rounds = {.min_duration_s = sc->rounds.min_duration_s},
         .tokens_target = r->tokens_target > r->tokens_base ? r->tokens_target - r->tokens_base : 1,
     };
-    int rc = sw_engine_create(&ec, &r->engine, err);
+    int rc;
+    if (res && res->engine_snapshot) {
+        rc =
+            sw_engine_restore(&ec, res->engine_snapshot, res->engine_snapshot_len, &r->engine, err);
+        if (rc == SW_OK) { /* the running round's start, for its /rounds row */
+            const sw_round *open = sw_engine_round(r->engine);
+            r->round_id[0] = open ? open->id : -1;
+            r->round_start_s[0] = open ? open->start_s : 0;
+            sw_engine_sites_lost(r->engine, "lost with the coordinator (restart)");
+        }
+    } else {
+        rc = sw_engine_create(&ec, &r->engine, err);
+    }
     free(es);
+    return rc;
+}
+
+int sw_run_start(sw_run *r, const sw_run_resume *res, sw_error *err)
+{
+    const sw_scenario *sc = r->sc;
+    bool restored = res && res->engine_snapshot;
+    double at_s = res ? res->t_s : 0; /* rows from now on are at or after this */
+    if (res && !restored) {           /* a fresh engine from the restart: its time 0 is at_s */
+        r->t_base_s = res->t_s;
+        r->round_base = res->round_next;
+        r->tokens_base = res->tokens_done;
+    }
+    r->event_t_s = fmax(r->event_t_s, at_s);
+    int rc = make_engine(r, r->t_base_s, res, err);
     if (rc != SW_OK)
         return rc;
     for (size_t i = 0; i < r->n; i++) {
         run_site *s = &r->sites[i];
-        s->ph_t0_s = s->state_t_s = r->t_base_s;
-        if (!res || (res->site_up && res->site_up[i])) {
-            /* a new run starts with every site off; a resumed one finds its sites down */
-            state_at(r, i, r->t_base_s, SW_REPORT_STATE_OFF);
-            sw_journal_power(&r->jr, (int)i, r->t_base_s, sc->sites[i].power_w.off);
-        }
+        s->ph_t0_s = s->state_t_s = at_s;
+        bool up = res && res->site_up && res->site_up[i];
+        /* a new run starts with every site off; a resumed one finds its sites down (a
+         * restored engine records that itself) */
+        if (!res || (up && !restored))
+            state_at(r, i, at_s, SW_REPORT_STATE_OFF);
+        if (!res || up)
+            sw_journal_power(&r->jr, (int)i, at_s, sc->sites[i].power_w.off);
     }
     if (r->jr.status != SW_OK)
         return sw_errorf(err, SW_ERUNTIME, "%s", r->jr.err.msg);

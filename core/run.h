@@ -49,6 +49,11 @@ typedef struct sw_run_resume {
     int64_t round_next;   /* report round number of the engine's round 0 */
     uint64_t tokens_done; /* tokens already in the global model */
     const bool *site_up;  /* [n_sites]: the site was up when the old coordinator died */
+    /* With the old engine's snapshot (sw_engine_snapshot), the engine is restored instead of
+     * created at t_s: round numbers, tokens and pending policy decisions carry on (round_next
+     * and tokens_done are then ignored), and its sites are lost (sw_engine_sites_lost). */
+    const uint8_t *engine_snapshot;
+    size_t engine_snapshot_len;
 } sw_run_resume;
 
 typedef struct sw_run sw_run;

@@ -169,6 +169,7 @@ static void do_aggregate(coord *c, const sw_action *a)
         c->global_crc = sw_exec_crc32(0, c->global, c->n_params * sizeof(float));
     }
     c->eval_round = sw_run_round_of(c->run, a, now, sync_wall * c->compression);
+    coord_checkpoint_capture(c);
     for (size_t i = 0; i < k; i++) {
         csite *s = &c->sites[a->sites[i]];
         s->member = s->have_work = s->have_upload = false;
@@ -552,7 +553,8 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
         wall[1] += s->wall_by_phase[SW_PHASE_SYNCING] + s->wall_by_phase[SW_PHASE_DRAINING];
         wall[2] += s->wall_by_phase[SW_PHASE_IDLE] + s->wall_by_phase[SW_PHASE_PROVISIONING];
     }
-    sw_report_extra extras[7] = {
+    sw_report_extra extras[8] = {
+        {"data_consumed_tokens", (double)sw_shards_done_tokens(c->shards), "tokens"},
         {"time_compression", c->compression, "1"},
         {"power_measured", 0, "1"},
         {"rejected_messages", (double)c->rejected, "1"},
@@ -566,7 +568,7 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
         sw_run_fail(c->run, SW_ERUNTIME,
                     "stopped by a signal at t=%.0f s, before the end of the run", now);
     sw_report_summary sum;
-    int rc = sw_run_close(c->run, now, extras, c->rapl.ok ? 7 : 6, &sum, err);
+    int rc = sw_run_close(c->run, now, extras, c->rapl.ok ? 8 : 7, &sum, err);
     if (res) {
         res->runtime_h = sum.runtime_h;
         res->energy_kwh = sum.energy_kwh;
@@ -626,6 +628,8 @@ int sw_coord_run(const sw_coord_options *o, sw_coord_result *result, sw_error *e
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sw_run_destroy(c->run);
+    free(c->ck_shards);
+    free(c->ck_engine);
     sw_shards_destroy(c->shards);
     sw_model_destroy(c->eval_model);
     sw_text_free(&c->text);

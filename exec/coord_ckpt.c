@@ -1,7 +1,8 @@
 /* coord_ckpt.c - the coordinator's checkpoint (see coord_int.h): after each validated round,
  * RUN_DIR/coordinator.ckpt (written as .tmp, then renamed; magic, version, CRC-32 at the end)
- * holds the global model, the outer momentum, the shards, the figures and the journal of
- * report and ledger rows; --resume reads it back into a new run session. */
+ * holds the global model, the outer momentum, the shards and the engine's snapshot as of the
+ * round's aggregation, the figures, and the journal of report and ledger rows; --resume reads
+ * it back into a new run session whose engine continues from the snapshot. */
 #include "exec/coord_int.h"
 #include "exec/fmt.h"
 
@@ -16,7 +17,7 @@
 /* ---- checkpoint ---- */
 
 #define CKPT_MAGIC   "SWXCKPT1"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u /* 2: the engine's snapshot; shards as of the aggregation */
 
 typedef struct ckpt_site {
     int64_t steps_total, tokens_total;
@@ -32,7 +33,7 @@ typedef struct ckpt_head {
     double start_realtime, compression, t_ckpt;
     int64_t round_next, rounds_done, sync_bytes_total;
     double best_ppl, last_loss;
-    uint64_t shards_len, journal_len;
+    uint64_t shards_len, journal_len, engine_len;
 } ckpt_head;
 
 void coord_checkpoint_path(const coord *c, char *buf, size_t cap)
@@ -40,22 +41,40 @@ void coord_checkpoint_path(const coord *c, char *buf, size_t cap)
     sw_pathf(buf, cap, "%s/coordinator.ckpt", c->run_dir);
 }
 
+/* At an aggregation, once the global model holds the round: the data it contains (the shards)
+ * and the engine as it is, for the checkpoint written when the round's validation is in. Data
+ * that sites return meanwhile (the next round's) is then not marked used in a checkpoint whose
+ * model does not contain it. */
+void coord_checkpoint_capture(coord *c)
+{
+    sw_error e;
+    size_t slen = sw_shards_serialized_size(c->shards);
+    uint8_t *sbuf = malloc(slen ? slen : 1), *ebuf = NULL;
+    size_t elen = 0;
+    if (!sbuf || sw_shards_serialize(c->shards, sbuf, slen, &slen, &e) != SW_OK ||
+        sw_engine_snapshot(c->engine, &ebuf, &elen, &e) != SW_OK) {
+        coord_log(c, "checkpoint: state not captured: %s", sbuf ? e.msg : "out of memory");
+        free(sbuf);
+        return;
+    }
+    free(c->ck_shards);
+    free(c->ck_engine);
+    c->ck_shards = sbuf;
+    c->ck_shards_len = slen;
+    c->ck_engine = ebuf;
+    c->ck_engine_len = elen;
+    c->ck_round_next = sw_run_round_next(c->run);
+}
+
 int coord_checkpoint_write(coord *c, sw_error *err)
 {
+    if (!c->ck_shards)
+        return sw_errorf(err, SW_ERUNTIME, "checkpoint: nothing captured at an aggregation");
     double now = coord_run_t(c);
     /* Close every open phase so the journal holds the energy up to now. */
     for (size_t i = 0; i < c->n_sites; i++)
         if (coord_phase_of(c, &c->sites[i]) != SW_PHASE_OFF)
             coord_set_phase_at(c, &c->sites[i], coord_phase_of(c, &c->sites[i]), now);
-    size_t slen = sw_shards_serialized_size(c->shards);
-    uint8_t *sbuf = malloc(slen ? slen : 1);
-    if (!sbuf)
-        return sw_errorf(err, SW_ERUNTIME, "checkpoint: out of memory");
-    int rc = sw_shards_serialize(c->shards, sbuf, slen, &slen, err);
-    if (rc != SW_OK) {
-        free(sbuf);
-        return rc;
-    }
     ckpt_head h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CKPT_MAGIC, 8);
@@ -68,21 +87,20 @@ int coord_checkpoint_write(coord *c, sw_error *err)
     h.compression = c->compression;
     h.t_ckpt = now;
     sw_journal *jr = sw_run_journal(c->run);
-    h.round_next = sw_run_round_next(c->run);
+    h.round_next = c->ck_round_next; /* the engine's, as captured */
     h.rounds_done = sw_run_rounds_done(c->run);
     h.sync_bytes_total = sw_run_sync_bytes(c->run);
     h.best_ppl = sw_run_best_ppl(c->run);
     h.last_loss = sw_run_last_loss(c->run);
-    h.shards_len = slen;
+    h.shards_len = c->ck_shards_len;
     h.journal_len = jr->len;
+    h.engine_len = c->ck_engine_len;
     char path[2200], tmp[2300];
     coord_checkpoint_path(c, path, sizeof path);
     sw_pathf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(sbuf);
+    if (!f)
         return sw_errorf(err, SW_ERUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
-    }
     uint32_t crc = 0;
 #define W(ptr, n)                                                                                  \
     do {                                                                                           \
@@ -103,11 +121,11 @@ int coord_checkpoint_write(coord *c, sw_error *err)
     W(c->global, c->n_params * sizeof(float));
     if (c->momentum)
         W(c->momentum, c->n_params * sizeof(float));
-    W(sbuf, slen);
+    W(c->ck_shards, c->ck_shards_len);
+    W(c->ck_engine, c->ck_engine_len);
     W(jr->buf, jr->len);
 #undef W
     fwrite(&crc, 4, 1, f);
-    free(sbuf);
     bool ok = fflush(f) == 0 && !ferror(f);
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0)
@@ -157,7 +175,7 @@ int coord_resume(coord *c, const char *cpath, sw_error *err)
     memcpy(&h, buf, sizeof h);
     size_t need = sizeof h + c->n_sites * sizeof(ckpt_site) +
                   c->n_params * sizeof(float) * (h.has_momentum ? 2 : 1) + h.shards_len +
-                  h.journal_len + 4;
+                  h.engine_len + h.journal_len + 4;
     if (memcmp(h.magic, CKPT_MAGIC, 8) || h.version != CKPT_VERSION)
         rc = sw_errorf(err, SW_EINPUT, "%s: not a coordinator checkpoint of this version", cpath);
     else if (h.scenario_crc != sw_exec_crc32(0, sc->resolved_yaml, strlen(sc->resolved_yaml)))
@@ -186,11 +204,14 @@ int coord_resume(coord *c, const char *cpath, sw_error *err)
         rc = sw_shards_deserialize(buf + off, h.shards_len, &c->shards, err);
         off += h.shards_len;
     }
+    const uint8_t *engine = buf + off;
+    off += h.engine_len;
     if (rc == SW_OK)
         rc = sw_journal_replay(sw_run_journal(c->run), buf + off, h.journal_len, err);
-    free(buf);
-    if (rc != SW_OK)
+    if (rc != SW_OK) {
+        free(buf);
         return rc;
+    }
     for (size_t i = 0; i < c->n_sites; i++)
         sw_shards_site_left(c->shards, (uint32_t)i, NULL, err);
     c->start_realtime = h.start_realtime;
@@ -198,12 +219,17 @@ int coord_resume(coord *c, const char *cpath, sw_error *err)
     c->resumed = true;
     c->mono0 = coord_mono_s();
     c->t_base = fmax(h.t_ckpt, (coord_real_s() - c->start_realtime) * c->compression);
-    /* The sites' processes went down with the old coordinator. */
+    /* The engine carries on from its snapshot at the last aggregation (pending hysteresis,
+     * round numbers, tokens); the sites' processes went down with the old coordinator. */
     sw_run_resume res = {.t_s = c->t_base,
                          .round_next = h.round_next,
                          .tokens_done = sw_shards_done_tokens(c->shards),
-                         .site_up = up};
-    if ((rc = sw_run_start(c->run, &res, err)) != SW_OK)
+                         .site_up = up,
+                         .engine_snapshot = engine,
+                         .engine_snapshot_len = h.engine_len};
+    rc = sw_run_start(c->run, &res, err);
+    free(buf);
+    if (rc != SW_OK)
         return rc;
     sw_run_event(c->run, c->t_base, SW_REPORT_EV_NOTE, -1, -1, (double)h.round_next,
                  "coordinator restarted from its checkpoint; value = next round");

@@ -104,6 +104,10 @@ typedef struct coord {
     /* driver counts */
     unsigned rejected, failures;
     size_t next_failure; /* the next of the run's injected failures (sw_run_failure_at) */
+    /* the next checkpoint's shards and engine, captured at the last aggregation */
+    uint8_t *ck_shards, *ck_engine;
+    size_t ck_shards_len, ck_engine_len;
+    int64_t ck_round_next; /* the next round as the captured engine sees it */
     bool resumed;
     int status;
     sw_error err;
@@ -138,6 +142,7 @@ void coord_eval_collect(coord *c, bool wait);
 
 /* ---- coord_ckpt.c ---- */
 void coord_checkpoint_path(const coord *c, char *buf, size_t cap);
+void coord_checkpoint_capture(coord *c); /* at an aggregation: shards and engine */
 int coord_checkpoint_write(coord *c, sw_error *err);
 int coord_resume(coord *c, const char *cpath, sw_error *err);
 
