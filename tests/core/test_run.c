@@ -134,3 +134,64 @@ Test(run, the_ledger_books_nothing_after_the_end, .init = setup_dir, .fini = rm_
     sw_report_data_free(d);
     sw_scenario_free(&sc);
 }
+
+Test(run, the_failure_schedule_is_seeded_and_sorted, .init = setup_dir, .fini = rm_dir)
+{
+    const char *extra = "failures: {at: [{site: a, t_s: 5000}, {site: a, t_s: 100}], "
+                        "mtbf_s: 1000}\n";
+    sw_scenario s1, s2, s3;
+    sw_run *r1 = make_run(&s1, extra), *r2 = make_run(&s2, extra);
+    size_t n = sw_run_failure_count(r1);
+    cr_assert_gt(n, 2, "the two given and some drawn (mean 6.9 over 6900 s)");
+    cr_assert_eq(n, sw_run_failure_count(r2), "same seed, same schedule");
+    bool saw_100 = false, saw_5000 = false;
+    for (size_t i = 0; i < n; i++) {
+        const sw_run_failure *a = sw_run_failure_at(r1, i), *b = sw_run_failure_at(r2, i);
+        cr_assert_eq(a->t_s, b->t_s);
+        cr_assert_eq(a->site, 0);
+        cr_assert_lt(a->t_s, RUN_END_S);
+        if (i > 0)
+            cr_assert_geq(a->t_s, sw_run_failure_at(r1, i - 1)->t_s, "in time order");
+        saw_100 |= a->t_s == 100;
+        saw_5000 |= a->t_s == 5000;
+    }
+    cr_assert(saw_100 && saw_5000, "the given times are in the schedule");
+    sw_run_destroy(r1);
+    sw_run_destroy(r2);
+    sw_scenario_free(&s1);
+    sw_scenario_free(&s2);
+    /* another seed draws other times */
+    char text[4096];
+    run_end_scenario(text, sizeof text, trace_path, "{kind: always_on}",
+                     "  - {name: a, region: A, provision_s: 240, drain_s: 45}\n",
+                     "seed: 7\nfailures: {mtbf_s: 1000}\n");
+    sw_error err;
+    cr_assert_eq(sw_scenario_parse_text(text, "run.yaml", NULL, 0, &s3, &err), SW_OK, "%s",
+                 err.msg);
+    sw_run_config cfg = {.mode = SW_REPORT_SIM, .out_path = out_path, .model_bytes = 4e6};
+    sw_run *r3;
+    cr_assert_eq(sw_run_create(&s3, &cfg, &r3, &err), SW_OK, "%s", err.msg);
+    sw_scenario sd;
+    sw_run *rd = make_run(&sd, "failures: {mtbf_s: 1000}\n");
+    bool differ = sw_run_failure_count(r3) != sw_run_failure_count(rd);
+    for (size_t i = 0; !differ && i < sw_run_failure_count(r3); i++)
+        differ = sw_run_failure_at(r3, i)->t_s != sw_run_failure_at(rd, i)->t_s;
+    cr_assert(differ, "seed 7 and seed 1 gave the same failure times");
+    sw_run_destroy(r3);
+    sw_run_destroy(rd);
+    sw_scenario_free(&s3);
+    sw_scenario_free(&sd);
+}
+
+Test(run, a_failure_naming_no_site_is_an_input_error, .init = setup_dir, .fini = rm_dir)
+{
+    char text[4096];
+    run_end_scenario(text, sizeof text, trace_path, "{kind: always_on}",
+                     "  - {name: a, region: A}\n", "failures: {at: [{site: b, t_s: 10}]}\n");
+    sw_scenario sc;
+    sw_error err;
+    cr_assert_eq(sw_scenario_parse_text(text, "run.yaml", NULL, 0, &sc, &err), SW_EINPUT);
+    cr_assert(strstr(err.msg, "failures.at[0].site"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "run.yaml:"), "file and line: %s", err.msg);
+    sw_scenario_free(&sc);
+}
