@@ -376,6 +376,7 @@ static int setup_model(coord *c, sw_error *err)
 
 static int start_new(coord *c, sw_error *err)
 {
+    coord_journal_reset(c);
     int rc = sw_shards_create(c->data_tokens, 16 * (uint64_t)c->bt, &c->shards, err);
     if (rc == SW_OK)
         rc = sw_run_start(c->run, NULL, err);
@@ -588,6 +589,7 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
         char path[2200];
         coord_checkpoint_path(c, path, sizeof path);
         unlink(path);
+        coord_journal_reset(c);
     }
     return rc;
 }

@@ -12,12 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "exec/crc32.h"
 
 /* ---- checkpoint ---- */
 
-#define CKPT_MAGIC   "SWXCKPT1"
-#define CKPT_VERSION 2u /* 2: the engine's snapshot; shards as of the aggregation */
+#define CKPT_MAGIC "SWXCKPT1"
+#define CKPT_VERSION                                                                               \
+    3u /* 2: the engine's snapshot, shards as of the aggregation; 3: the                           \
+           journal in its own append-only file */
 
 typedef struct ckpt_site {
     int64_t steps_total, tokens_total;
@@ -34,11 +38,51 @@ typedef struct ckpt_head {
     int64_t round_next, rounds_done, sync_bytes_total;
     double best_ppl, last_loss;
     uint64_t shards_len, journal_len, engine_len;
+    uint32_t journal_crc, pad; /* CRC-32 of the journal file's first journal_len bytes */
 } ckpt_head;
 
 void coord_checkpoint_path(const coord *c, char *buf, size_t cap)
 {
     sw_pathf(buf, cap, "%s/coordinator.ckpt", c->run_dir);
+}
+
+static void journal_path(const coord *c, char *buf, size_t cap)
+{
+    sw_pathf(buf, cap, "%s/coordinator.journal", c->run_dir);
+}
+
+/* Appends the journal rows written since the last checkpoint to RUN_DIR/coordinator.journal
+ * and makes them durable: a checkpoint then only names how much of that file is its own,
+ * instead of rewriting every row of the run each round. */
+static int journal_append(coord *c, sw_error *err)
+{
+    sw_journal *jr = sw_run_journal(c->run);
+    if (jr->len == c->jr_written)
+        return SW_OK;
+    char path[2200];
+    journal_path(c, path, sizeof path);
+    FILE *f = fopen(path, "ab");
+    if (!f)
+        return sw_errorf(err, SW_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    size_t n = jr->len - c->jr_written;
+    bool ok = fwrite(jr->buf + c->jr_written, 1, n, f) == n && fflush(f) == 0;
+    ok = ok && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok)
+        return sw_errorf(err, SW_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    c->jr_crc = sw_exec_crc32(c->jr_crc, jr->buf + c->jr_written, n);
+    c->jr_written = jr->len;
+    return SW_OK;
+}
+
+/* A new run: no journal of an earlier one. */
+void coord_journal_reset(coord *c)
+{
+    char path[2200];
+    journal_path(c, path, sizeof path);
+    unlink(path);
+    c->jr_written = 0;
+    c->jr_crc = 0;
 }
 
 /* At an aggregation, once the global model holds the round: the data it contains (the shards)
@@ -86,14 +130,17 @@ int coord_checkpoint_write(coord *c, sw_error *err)
     h.start_realtime = c->start_realtime;
     h.compression = c->compression;
     h.t_ckpt = now;
-    sw_journal *jr = sw_run_journal(c->run);
+    int rc = journal_append(c, err);
+    if (rc != SW_OK)
+        return rc;
     h.round_next = c->ck_round_next; /* the engine's, as captured */
     h.rounds_done = sw_run_rounds_done(c->run);
     h.sync_bytes_total = sw_run_sync_bytes(c->run);
     h.best_ppl = sw_run_best_ppl(c->run);
     h.last_loss = sw_run_last_loss(c->run);
     h.shards_len = c->ck_shards_len;
-    h.journal_len = jr->len;
+    h.journal_len = c->jr_written;
+    h.journal_crc = c->jr_crc;
     h.engine_len = c->ck_engine_len;
     char path[2200], tmp[2300];
     coord_checkpoint_path(c, path, sizeof path);
@@ -123,7 +170,6 @@ int coord_checkpoint_write(coord *c, sw_error *err)
         W(c->momentum, c->n_params * sizeof(float));
     W(c->ck_shards, c->ck_shards_len);
     W(c->ck_engine, c->ck_engine_len);
-    W(jr->buf, jr->len);
 #undef W
     fwrite(&crc, 4, 1, f);
     bool ok = fflush(f) == 0 && !ferror(f);
@@ -161,6 +207,35 @@ static int coord_checkpoint_read(coord *c, uint8_t **buf, size_t *len, sw_error 
     return SW_OK;
 }
 
+/* Replays the checkpoint's part of the journal file (its first journal_len bytes, checked by
+ * CRC) and cuts off what came after the checkpoint, so that new rows append to it. */
+static int replay_journal(coord *c, const ckpt_head *h, sw_error *err)
+{
+    char path[2200];
+    journal_path(c, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f && h->journal_len > 0)
+        return sw_errorf(err, SW_EINPUT, "%s: cannot read: %s", path, strerror(errno));
+    uint8_t *buf = malloc(h->journal_len ? h->journal_len : 1);
+    bool ok = buf && (h->journal_len == 0 || fread(buf, 1, h->journal_len, f) == h->journal_len);
+    if (f)
+        fclose(f);
+    int rc = SW_OK;
+    if (!ok)
+        rc = sw_errorf(err, SW_EINPUT, "%s: shorter than the checkpoint's %llu bytes", path,
+                       (unsigned long long)h->journal_len);
+    else if (sw_exec_crc32(0, buf, h->journal_len) != h->journal_crc)
+        rc = sw_errorf(err, SW_EINPUT, "%s: checksum mismatch with the checkpoint", path);
+    else if (truncate(path, (off_t)h->journal_len) != 0 && errno != ENOENT)
+        rc = sw_errorf(err, SW_ERUNTIME, "%s: cannot truncate: %s", path, strerror(errno));
+    if (rc == SW_OK)
+        rc = sw_journal_replay(sw_run_journal(c->run), buf, h->journal_len, err);
+    free(buf);
+    c->jr_written = h->journal_len;
+    c->jr_crc = h->journal_crc;
+    return rc;
+}
+
 int coord_resume(coord *c, const char *cpath, sw_error *err)
 {
     const sw_scenario *sc = c->sc;
@@ -175,7 +250,7 @@ int coord_resume(coord *c, const char *cpath, sw_error *err)
     memcpy(&h, buf, sizeof h);
     size_t need = sizeof h + c->n_sites * sizeof(ckpt_site) +
                   c->n_params * sizeof(float) * (h.has_momentum ? 2 : 1) + h.shards_len +
-                  h.engine_len + h.journal_len + 4;
+                  h.engine_len + 4;
     if (memcmp(h.magic, CKPT_MAGIC, 8) || h.version != CKPT_VERSION)
         rc = sw_errorf(err, SW_EINPUT, "%s: not a coordinator checkpoint of this version", cpath);
     else if (h.scenario_crc != sw_exec_crc32(0, sc->resolved_yaml, strlen(sc->resolved_yaml)))
@@ -207,7 +282,7 @@ int coord_resume(coord *c, const char *cpath, sw_error *err)
     const uint8_t *engine = buf + off;
     off += h.engine_len;
     if (rc == SW_OK)
-        rc = sw_journal_replay(sw_run_journal(c->run), buf + off, h.journal_len, err);
+        rc = replay_journal(c, &h, err);
     if (rc != SW_OK) {
         free(buf);
         return rc;

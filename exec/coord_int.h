@@ -108,6 +108,8 @@ typedef struct coord {
     uint8_t *ck_shards, *ck_engine;
     size_t ck_shards_len, ck_engine_len;
     int64_t ck_round_next; /* the next round as the captured engine sees it */
+    size_t jr_written;     /* journal bytes in RUN_DIR/coordinator.journal */
+    uint32_t jr_crc;       /* ... and their CRC-32 */
     bool resumed;
     int status;
     sw_error err;
@@ -145,6 +147,7 @@ void coord_checkpoint_path(const coord *c, char *buf, size_t cap);
 void coord_checkpoint_capture(coord *c); /* at an aggregation: shards and engine */
 int coord_checkpoint_write(coord *c, sw_error *err);
 int coord_resume(coord *c, const char *cpath, sw_error *err);
+void coord_journal_reset(coord *c); /* a new run: removes an earlier run's journal file */
 
 /* ---- coord_net.c ---- */
 int coord_mkdir_p(const char *dir);
