@@ -34,12 +34,6 @@ struct sw_run {
     double *lead_s;
     double start_unix_s, end_s, wind_down_s, transfer_s;
     uint64_t tokens_target;
-    /* a resumed run: engine time 0 is run time t_base_s, engine round 0 report round_base */
-    double t_base_s;
-    int64_t round_base;
-    uint64_t tokens_base;
-    sw_event *evbuf; /* the events of a step, in engine rounds */
-    size_t evcap;
     size_t records_seen;
     double event_t_s; /* last /events row (kept non-decreasing) */
     /* start times of the last two rounds handed out: a step can hand out a round's AGGREGATE
@@ -302,26 +296,19 @@ static void write_records(sw_run *r)
     for (; r->records_seen < n; r->records_seen++) {
         const sw_engine_record *rec = sw_engine_record_at(r->engine, r->records_seen);
         if (rec->kind == SW_REC_STATE) {
-            state_at(r, (size_t)rec->site, rec->t_s + r->t_base_s,
+            state_at(r, (size_t)rec->site, rec->t_s,
                      sw_engine_report_state((sw_site_state)rec->to_state));
             continue;
         }
         sw_report_event_row row =
             sw_engine_record_event_row(rec, r->sc->policy.threshold_g_per_kwh);
-        row.t_s += r->t_base_s;
-        row.round = rec->round >= 0 ? rec->round + r->round_base : -1;
         event_at(r, &row);
     }
 }
 
-/* Shifts an action to run time and report rounds, and writes the rows it implies. */
+/* Writes the rows an action implies. */
 static void handed_out(sw_run *r, sw_action *a)
 {
-    a->t_s += r->t_base_s;
-    a->deadline_s += r->t_base_s;
-    a->expected_ready_s += r->t_base_s;
-    if (a->round >= 0)
-        a->round += r->round_base;
     switch (a->kind) {
     case SW_ACT_PROVISION_SITE:
         sw_run_event(r, a->t_s, SW_REPORT_EV_PROVISION, a->site, -1, a->expected_ready_s, NULL);
@@ -347,26 +334,12 @@ static void handed_out(sw_run *r, sw_action *a)
 size_t sw_run_step(sw_run *r, double now_s, const sw_event *evs, size_t n_events, sw_action *out,
                    size_t cap, double *wake_s)
 {
-    if (n_events > r->evcap) {
-        sw_event *b = realloc(r->evbuf, n_events * sizeof *b);
-        if (!b) {
-            sw_run_fail(r, SW_ERUNTIME, "run: out of memory for %zu events", n_events);
-            return 0;
-        }
-        r->evbuf = b;
-        r->evcap = n_events;
-    }
-    for (size_t i = 0; i < n_events; i++) {
-        r->evbuf[i] = evs[i];
-        if (evs[i].kind == SW_EV_WORK_REPORTED)
-            r->evbuf[i].round -= r->round_base;
+    for (size_t i = 0; i < n_events; i++)
         if (evs[i].kind == SW_EV_SITE_READY)
             sw_run_event(r, now_s, SW_REPORT_EV_READY, evs[i].site, -1, NAN, NULL);
-    }
-    const sw_event *ev = r->evbuf;
-    double et = fmax(now_s - r->t_base_s, sw_engine_now(r->engine));
+    double et = fmax(now_s, sw_engine_now(r->engine));
     double w = INFINITY;
-    size_t n = sw_engine_step_n(r->engine, et, ev, n_events, out, cap, &w);
+    size_t n = sw_engine_step_n(r->engine, et, evs, n_events, out, cap, &w);
     const sw_error *e = sw_engine_error(r->engine);
     if (e->code == SW_ERUNTIME)
         sw_run_fail(r, SW_ERUNTIME, "%s", e->msg);
@@ -374,7 +347,7 @@ size_t sw_run_step(sw_run *r, double now_s, const sw_event *evs, size_t n_events
     for (size_t i = 0; i < n; i++)
         handed_out(r, &out[i]);
     if (wake_s)
-        *wake_s = w + r->t_base_s;
+        *wake_s = w;
     return n;
 }
 
@@ -393,7 +366,7 @@ sw_run_round sw_run_round_of(const sw_run *r, const sw_action *agg, double t_end
                 .sync_s = sync_s,
                 .loss = NAN,
                 .ppl = NAN},
-        .global_tokens = (int64_t)(r->tokens_base + sw_engine_tokens(r->engine))};
+        .global_tokens = (int64_t)sw_engine_tokens(r->engine)};
     for (size_t i = 0; i < agg->n_sites; i++)
         sw_report_mask_set(rr.row.sites, agg->sites[i]);
     return rr;
@@ -415,11 +388,11 @@ int sw_run_modelled_round(sw_run *r, const sw_action *agg, double *loss_nats, sw
 void sw_run_global(sw_run *r, double t_s, double loss_nats)
 {
     sw_report_global_row g = {.t_s = t_s,
-                              .tokens = (int64_t)(r->tokens_base + sw_engine_tokens(r->engine)),
+                              .tokens = (int64_t)sw_engine_tokens(r->engine),
                               .loss = loss_nats,
                               .ppl = exp(loss_nats)};
     if (!r->engine)
-        g.tokens = (int64_t)r->tokens_base;
+        g.tokens = 0;
     sw_journal_global(&r->jr, &g);
     r->last_loss = loss_nats;
 }
@@ -571,8 +544,8 @@ int sw_run_create(const sw_scenario *sc, const sw_run_config *cfg, sw_run **out,
     return SW_OK;
 }
 
-/* The engine's configuration from the scenario, for an engine whose time 0 is run time t0_s. */
-static int make_engine(sw_run *r, double t0_s, const sw_run_resume *res, sw_error *err)
+/* The engine of the run from the scenario: a new one, or the one a snapshot saved. */
+static int make_engine(sw_run *r, const sw_run_resume *res, sw_error *err)
 {
     const sw_scenario *sc = r->sc;
     sw_engine_site *es = calloc(r->n, sizeof *es);
@@ -582,11 +555,10 @@ static int make_engine(sw_run *r, double t0_s, const sw_run_resume *res, sw_erro
         es[i] = (sw_engine_site){.name = sc->sites[i].name,
                                  .region = r->sites[i].region,
                                  .provision_s = sc->sites[i].provision_s};
-    double left_s = fmax(r->end_s - t0_s, 1e-3);
     sw_engine_config ec = {
-        .start_unix_s = r->start_unix_s + t0_s,
-        .end_s = left_s,
-        .wind_down_s = fmin(r->wind_down_s, 0.5 * left_s),
+        .start_unix_s = r->start_unix_s,
+        .end_s = r->end_s,
+        .wind_down_s = r->wind_down_s, /* < end_s: checked by load_trace */
         .trace = r->trace,
         .sites = es,
         .n_sites = r->n,
@@ -596,10 +568,10 @@ static int make_engine(sw_run *r, double t0_s, const sw_run_resume *res, sw_erro
                    .hysteresis_s = sc->policy.deprovision_after_s,
                    .poll_s = sc->policy.poll_s},
         .rounds = {.min_duration_s = sc->rounds.min_duration_s},
-        .tokens_target = r->tokens_target > r->tokens_base ? r->tokens_target - r->tokens_base : 1,
+        .tokens_target = r->tokens_target,
     };
     int rc;
-    if (res && res->engine_snapshot) {
+    if (res) {
         rc =
             sw_engine_restore(&ec, res->engine_snapshot, res->engine_snapshot_len, &r->engine, err);
         if (rc == SW_OK) { /* the running round's start, for its /rounds row */
@@ -618,26 +590,21 @@ static int make_engine(sw_run *r, double t0_s, const sw_run_resume *res, sw_erro
 int sw_run_start(sw_run *r, const sw_run_resume *res, sw_error *err)
 {
     const sw_scenario *sc = r->sc;
-    bool restored = res && res->engine_snapshot;
+    if (res && !res->engine_snapshot)
+        return sw_errorf(err, SW_EINPUT, "run: a resumed run needs the engine's snapshot");
     double at_s = res ? res->t_s : 0; /* rows from now on are at or after this */
-    if (res && !restored) {           /* a fresh engine from the restart: its time 0 is at_s */
-        r->t_base_s = res->t_s;
-        r->round_base = res->round_next;
-        r->tokens_base = res->tokens_done;
-    }
     r->event_t_s = fmax(r->event_t_s, at_s);
-    int rc = make_engine(r, r->t_base_s, res, err);
+    int rc = make_engine(r, res, err);
     if (rc != SW_OK)
         return rc;
     for (size_t i = 0; i < r->n; i++) {
         run_site *s = &r->sites[i];
         s->ph_t0_s = s->state_t_s = at_s;
-        bool up = res && res->site_up && res->site_up[i];
-        /* a new run starts with every site off; a resumed one finds its sites down (a
-         * restored engine records that itself) */
-        if (!res || (up && !restored))
-            state_at(r, i, at_s, SW_REPORT_STATE_OFF);
-        if (!res || up)
+        /* a new run starts with every site off; a resumed one finds its sites down (the
+         * restored engine records their states itself) */
+        if (!res)
+            state_at(r, i, 0, SW_REPORT_STATE_OFF);
+        if (!res || (res->site_up && res->site_up[i]))
             sw_journal_power(&r->jr, (int)i, at_s, sc->sites[i].power_w.off);
     }
     if (r->jr.status != SW_OK)
@@ -657,7 +624,6 @@ void sw_run_destroy(sw_run *r)
     sw_journal_free(&r->jr);
     free(r->sites);
     free(r->lead_s);
-    free(r->evbuf);
     free(r->failures);
     free(r);
 }
@@ -690,7 +656,7 @@ static int write_summary(sw_run *r, double t_end_s, const sw_report_extra *extra
         .final_loss = r->last_loss,
         .final_ppl = exp(r->last_loss),
         .best_ppl = isfinite(r->best_ppl) ? r->best_ppl : exp(r->last_loss),
-        .tokens = (int64_t)(r->tokens_base + (r->engine ? sw_engine_tokens(r->engine) : 0)),
+        .tokens = (int64_t)(r->engine ? sw_engine_tokens(r->engine) : 0),
         .rounds = r->rounds_done,
         .sync_bytes = r->sync_bytes,
         .extras = all,
@@ -809,7 +775,7 @@ int64_t sw_run_rounds_done(const sw_run *r)
 }
 int64_t sw_run_round_next(const sw_run *r)
 {
-    return r->round_base + (r->engine ? sw_engine_rounds_completed(r->engine) : 0);
+    return r->engine ? sw_engine_rounds_completed(r->engine) : 0;
 }
 double sw_run_best_ppl(const sw_run *r)
 {

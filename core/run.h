@@ -43,16 +43,13 @@ typedef struct sw_run_config {
     uint64_t tokens_target;  /* tokens of the whole run; 0 = the scenario's model.tokens */
 } sw_run_config;
 
-/* Where a resumed run picks up (exec --resume); NULL in sw_run_start for a new run. */
+/* Where a resumed run picks up (exec --resume); NULL in sw_run_start for a new run. The
+ * engine is restored from the old one's snapshot (sw_engine_snapshot): round numbers, tokens
+ * and pending policy decisions carry on, and its sites are lost (sw_engine_sites_lost). */
 typedef struct sw_run_resume {
-    double t_s;           /* run time the new engine starts at */
-    int64_t round_next;   /* report round number of the engine's round 0 */
-    uint64_t tokens_done; /* tokens already in the global model */
-    const bool *site_up;  /* [n_sites]: the site was up when the old coordinator died */
-    /* With the old engine's snapshot (sw_engine_snapshot), the engine is restored instead of
-     * created at t_s: round numbers, tokens and pending policy decisions carry on (round_next
-     * and tokens_done are then ignored), and its sites are lost (sw_engine_sites_lost). */
-    const uint8_t *engine_snapshot;
+    double t_s;                     /* run time of the restart: new rows are at or after it */
+    const bool *site_up;            /* [n_sites]: up when the old coordinator died (or NULL) */
+    const uint8_t *engine_snapshot; /* required */
     size_t engine_snapshot_len;
 } sw_run_resume;
 
@@ -63,7 +60,8 @@ typedef struct sw_run sw_run;
  * created by sw_run_start, after a resumed driver has replayed its journal. */
 int sw_run_create(const sw_scenario *sc, const sw_run_config *cfg, sw_run **out, sw_error *err);
 
-/* Creates the engine (at resume->t_s when resuming) and writes the run's first rows. */
+/* Creates the engine (restored from resume's snapshot when resuming) and writes the run's
+ * first rows. */
 int sw_run_start(sw_run *r, const sw_run_resume *resume, sw_error *err);
 
 /* Frees everything; an unclosed report is discarded. NULL is fine. */
@@ -108,9 +106,8 @@ const sw_run_failure *sw_run_failure_at(const sw_run *r, size_t i);
 
 /* sw_engine_step_n at run time now_s, then writes the engine's new records to /events and
  * /sites/<s>/states, a `ready` row per SITE_READY event, and the rows of the actions
- * (provision, release, stop). Actions come out in run time and report round numbers (a
- * resumed run's offsets applied), and WORK_REPORTED events carry report round numbers too.
- * Whether a rejected event is fatal is the driver's call (sw_engine_error). */
+ * (provision, release, stop). Whether a rejected event is fatal is the driver's call
+ * (sw_engine_error). */
 size_t sw_run_step(sw_run *r, double now_s, const sw_event *evs, size_t n_events, sw_action *out,
                    size_t cap, double *wake_s);
 

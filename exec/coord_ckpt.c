@@ -297,8 +297,6 @@ int coord_resume(coord *c, const char *cpath, sw_error *err)
     /* The engine carries on from its snapshot at the last aggregation (pending hysteresis,
      * round numbers, tokens); the sites' processes went down with the old coordinator. */
     sw_run_resume res = {.t_s = c->t_base,
-                         .round_next = h.round_next,
-                         .tokens_done = sw_shards_done_tokens(c->shards),
                          .site_up = up,
                          .engine_snapshot = engine,
                          .engine_snapshot_len = h.engine_len};
