@@ -81,3 +81,32 @@ Test(run_end, a_site_ready_seconds_before_the_end, .init = make_tmpdir, .fini = 
     cr_assert_gt(d->n_rounds, 0);
     sw_report_data_free(d);
 }
+
+/* The issue's reproducer in sim: no trace.end, one always-on site from 2026-01-12T10:40Z, the
+ * last 25 minutes of the published trace. */
+Test(run_end, issue_reproducer_ends_with_a_report, .init = make_tmpdir, .fini = rm_tmpdir)
+{
+    const char *text = "name: repro\n"
+                       "trace: {file: traces/mci_2026-01-11.csv, start: 2026-01-12T10:40:00Z}\n"
+                       "policy: {kind: always_on}\n"
+                       "sites:\n"
+                       "  - {name: a, region: CAISO_NORTH}\n";
+    char out[300];
+    snprintf(out, sizeof out, "%s/repro.h5", tmpdir);
+    sw_scenario sc;
+    sw_error err;
+    cr_assert_eq(sw_scenario_parse_text(text, "repro.yaml", NULL, 0, &sc, &err), SW_OK, "%s",
+                 err.msg);
+    sw_sim_options opt = {.out_path = out, .quiet = true, .created_utc = "2026-01-01T00:00:00Z"};
+    cr_assert_eq(sw_sim_run(&sc, &opt, NULL, &err), SW_OK, "sim: %s", err.msg);
+    sw_scenario_free(&sc);
+    sw_report_data *d;
+    cr_assert_eq(sw_report_open(out, &d, &err), SW_OK, "%s", err.msg);
+    cr_assert(d->complete);
+    cr_assert_gt(d->summary.tokens, 0);
+    cr_assert_eq(run_end_extra(d, "unbooked_after_end_site_s"), 0);
+    const sw_report_site_data *a = &d->sites[0];
+    cr_assert_eq(a->states[a->n_states - 1].state, SW_REPORT_STATE_OFF);
+    cr_assert_leq(a->states[a->n_states - 1].t_s, 1500, "off before the trace ends (11:05)");
+    sw_report_data_free(d);
+}
