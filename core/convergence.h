@@ -44,6 +44,14 @@ typedef struct sw_convergence_params {
     double eff_h0_steps;    /* h0 of eff(n, h), local optimizer steps; INFINITY = no penalty */
 } sw_convergence_params;
 
+/* h0 of the federated efficiency under a DiLoCo-style Nesterov outer step (outer lr 0.7,
+ * momentum 0.9), local steps: an assumption, not a fit. Douillard et al., "DiLoCo:
+ * Distributed Low-Communication Training of Language Models" (arXiv:2311.08105), report that
+ * 8 workers with 500 inner steps between outer Nesterov steps perform as well as fully
+ * synchronous training on C4; read as eff(8, 500) = 0.95 in the form of eff(n, h)
+ * (docs/convergence.md), 1/8 + 7/8 * h0/(h0 + 500) = 0.95 gives h0 = 8250 steps. */
+#define SW_CONVERGENCE_NESTEROV_H0_STEPS 8250.0
+
 /* Diagnostics of one fit, for the YAML comment block and `spillway calibrate`'s report. */
 typedef struct sw_convergence_fit {
     int fitted;                 /* 0: this fit was not done (the rest is meaningless) */

@@ -7,62 +7,13 @@
  * emits actions, so every rule lives in one of its four small helpers.
  */
 #include "core/engine.h"
+#include "core/engine_int.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct site_rt {
-    char *name;
-    size_t region;
-    double provision_s;
-    sw_site life;
-    sw_policy *policy;
-    double next_eval_s; /* next policy evaluation, run s */
-    double mci;         /* signal at the last evaluation, g/kWh (NaN: none) */
-    char why[128];      /* the policy's reason for its current wish */
-} site_rt;
-
-typedef struct queued {
-    sw_action a;
-    void *payload; /* owns a.sites / a.weights / a.tokens */
-} queued;
-
-struct sw_engine {
-    double start_unix_s;
-    double end_s;
-    const sw_trace *trace;
-    sw_rounds_config rounds;
-    uint64_t tokens_target;
-    size_t max_active;
-
-    size_t n;
-    site_rt *sites;
-
-    double now_s;
-    bool round_active;
-    sw_round round;
-    const char *round_end_why; /* set when a single-site round got its deadline */
-    int64_t next_round_id;
-    int64_t rounds_completed;
-    uint64_t tokens;
-    bool finishing; /* horizon or target reached: no new provisioning, no new rounds */
-    bool done;
-    char finish_why[96];
-
-    queued *q; /* actions not yet handed to the driver */
-    size_t qn, qcap;
-    void **spent; /* payloads handed out by the previous step, freed by the next */
-    size_t spent_n, spent_cap;
-
-    sw_engine_record *recs;
-    size_t rn, rcap;
-
-    sw_error err;
-    bool broken; /* out of memory or a broken invariant: the engine stops deciding */
-};
 
 /* ---- small helpers ------------------------------------------------------------------------- */
 
@@ -180,6 +131,7 @@ static void release(sw_engine *e, size_t i, sw_site_state to, const char *why)
 static void start_finishing(sw_engine *e, const char *fmt, double value)
 {
     e->finishing = true;
+    e->finishing_s = e->now_s;
     snprintf(e->finish_why, sizeof e->finish_why, fmt, value);
     record(e, SW_REC_FINISH, -1, -1, value, "%s: no new sites or rounds", e->finish_why);
 }
@@ -188,6 +140,28 @@ static bool active_state(sw_site_state s)
 {
     return s == SW_SITE_PROVISIONING || s == SW_SITE_READY || s == SW_SITE_TRAINING ||
            s == SW_SITE_DRAINING;
+}
+
+/* ---- the end of the run -------------------------------------------------------------------- */
+
+/* Whether site i, provisioned now (with_provision) or starting a round now, would finish its
+ * first optimizer step before the horizon; if not, says so once per site and cause. */
+static bool fits_before_horizon(sw_engine *e, size_t i, bool with_provision)
+{
+    site_rt *s = &e->sites[i];
+    double ready_s = e->now_s + (with_provision ? s->provision_s : 0);
+    if (ready_s + s->lead_s <= e->horizon_s)
+        return true;
+    bool *noted = &s->late_noted[with_provision ? 0 : 1];
+    if (!*noted) {
+        *noted = true;
+        record(e, SW_REC_LATE, (int)i, -1, e->horizon_s,
+               "%s: %s: %s%.0f s + %.0f s to a first step pass the horizon t=%.0f s", s->name,
+               with_provision ? "not provisioned" : "sits out new rounds",
+               with_provision ? "provisioning " : "", with_provision ? s->provision_s : 0.0,
+               s->lead_s, e->horizon_s);
+    }
+    return false;
 }
 
 /* ---- the rules ----------------------------------------------------------------------------- */
@@ -247,7 +221,8 @@ static bool round_progress(sw_engine *e)
     bool changed = false;
     if (!r->ended && isinf(r->deadline_s)) {
         for (size_t i = 0; i < e->n; i++) {
-            if (e->sites[i].life.state == SW_SITE_READY && sw_round_member(r, (int)i) < 0) {
+            if (e->sites[i].life.state == SW_SITE_READY && sw_round_member(r, (int)i) < 0 &&
+                fits_before_horizon(e, i, false)) {
                 sw_round_second_site_ready(r, e->now_s, &e->rounds);
                 e->round_end_why = "single-site mode over: a second site is ready";
                 changed = true;
@@ -283,15 +258,21 @@ static bool sites_progress(sw_engine *e)
     char why[192];
     for (size_t i = 0; i < e->n && !e->broken; i++) {
         site_rt *s = &e->sites[i];
-        if (!e->finishing && sw_policy_wants(s->policy))
+        sw_site_state st = s->life.state;
+        /* A ready site too late for any new round has nothing left to do: release it now. */
+        bool late = !e->finishing && st == SW_SITE_READY && !fits_before_horizon(e, i, false);
+        if (!e->finishing && !late && sw_policy_wants(s->policy))
             continue;
         /* Most sites are off most of the time: format the reason only for those that change
          * (this loop runs at every step, 100 sites x every poll in a year-long run). */
-        sw_site_state st = s->life.state;
         if (st != SW_SITE_PROVISIONING && st != SW_SITE_READY && st != SW_SITE_TRAINING &&
             st != SW_SITE_FAILED)
             continue;
-        snprintf(why, sizeof why, "%s", e->finishing ? e->finish_why : s->why);
+        if (late)
+            snprintf(why, sizeof why, "too late for a round before the horizon t=%.0f s",
+                     e->horizon_s);
+        else
+            snprintf(why, sizeof why, "%s", e->finishing ? e->finish_why : s->why);
         switch (st) {
         case SW_SITE_PROVISIONING:
             release(e, i, SW_SITE_OFF, why);
@@ -328,7 +309,8 @@ static bool sites_progress(sw_engine *e)
         size_t best = e->n;
         for (size_t i = 0; i < e->n; i++) {
             const site_rt *s = &e->sites[i];
-            if (s->life.state != SW_SITE_OFF || !sw_policy_wants(s->policy))
+            if (s->life.state != SW_SITE_OFF || !sw_policy_wants(s->policy) ||
+                !fits_before_horizon(e, i, true))
                 continue;
             double m = isnan(s->mci) ? INFINITY : s->mci;
             double mb = best < e->n ? (isnan(e->sites[best].mci) ? INFINITY : e->sites[best].mci)
@@ -357,7 +339,7 @@ static bool round_begin(sw_engine *e)
         return false;
     size_t k = 0;
     for (size_t i = 0; i < e->n; i++)
-        k += e->sites[i].life.state == SW_SITE_READY;
+        k += e->sites[i].life.state == SW_SITE_READY && fits_before_horizon(e, i, false);
     if (k == 0)
         return false; /* pause: the global model waits */
     sw_action *a = push_action(e, SW_ACT_START_ROUND, -1, e->next_round_id, k, false);
@@ -366,7 +348,7 @@ static bool round_begin(sw_engine *e)
     int *sites = (int *)a->sites;
     k = 0;
     for (size_t i = 0; i < e->n; i++)
-        if (e->sites[i].life.state == SW_SITE_READY)
+        if (e->sites[i].life.state == SW_SITE_READY && fits_before_horizon(e, i, false))
             sites[k++] = (int)i;
     sw_error er;
     if (sw_round_init(&e->round, e->next_round_id, e->now_s, &e->rounds, sites, k, &er) != SW_OK) {
@@ -419,6 +401,21 @@ static void reconcile(sw_engine *e)
     }
 }
 
+void sw_engine_sites_lost(sw_engine *e, const char *why)
+{
+    for (size_t i = 0; i < e->n && !e->broken; i++) {
+        sw_site_state st = e->sites[i].life.state;
+        if (st == SW_SITE_OFF)
+            continue;
+        if (e->round_active && sw_round_member(&e->round, (int)i) >= 0)
+            sw_round_fail(&e->round, (int)i, NULL);
+        if (st != SW_SITE_FAILED)
+            set_state(e, i, SW_SITE_FAILED, why);
+        set_state(e, i, SW_SITE_OFF, why);
+    }
+    reconcile(e);
+}
+
 /* ---- time ---------------------------------------------------------------------------------- */
 
 static double next_timer(const sw_engine *e)
@@ -427,7 +424,7 @@ static double next_timer(const sw_engine *e)
         return INFINITY;
     double t = INFINITY;
     if (!e->finishing) {
-        t = e->end_s;
+        t = e->horizon_s;
         for (size_t i = 0; i < e->n; i++)
             if (e->sites[i].next_eval_s < t)
                 t = e->sites[i].next_eval_s;
@@ -459,8 +456,8 @@ static void advance(sw_engine *e, double now_s)
             break;
         if (t > e->now_s)
             e->now_s = t;
-        if (!e->finishing && e->now_s >= e->end_s)
-            start_finishing(e, "horizon t=%.0f s reached", e->end_s);
+        if (!e->finishing && e->now_s >= e->horizon_s)
+            start_finishing(e, "horizon t=%.0f s reached", e->horizon_s);
         if (!e->finishing)
             for (size_t i = 0; i < e->n; i++)
                 if (e->sites[i].next_eval_s <= e->now_s)
@@ -569,6 +566,9 @@ static int validate(const sw_engine_config *c, sw_error *err)
                          c->policy.kind == SW_POLICY_THRESHOLD ? "threshold" : "configured");
     if (!c->trace && c->end_s <= 0)
         return sw_errorf(err, SW_EINPUT, "end_s: must be > 0 when there is no trace");
+    if (!isfinite(c->wind_down_s) || c->wind_down_s < 0)
+        return sw_errorf(err, SW_EINPUT, "wind_down_s: must be finite and >= 0, got %g",
+                         c->wind_down_s);
     if (!isfinite(c->rounds.min_duration_s) || c->rounds.min_duration_s <= 0)
         return sw_errorf(err, SW_EINPUT, "rounds.min_duration_s: must be finite and > 0, got %g",
                          c->rounds.min_duration_s);
@@ -586,6 +586,9 @@ static int validate(const sw_engine_config *c, sw_error *err)
                              s->region, sw_trace_region_count(c->trace));
         if (!isfinite(s->provision_s) || s->provision_s < 0)
             return sw_errorf(err, SW_EINPUT, "sites[%zu].provision_s: must be finite and >= 0", i);
+        if (c->lead_s && (!isfinite(c->lead_s[i]) || c->lead_s[i] < 0))
+            return sw_errorf(err, SW_EINPUT, "lead_s[%zu]: must be finite and >= 0, got %g", i,
+                             c->lead_s[i]);
     }
     return SW_OK;
 }
@@ -619,6 +622,13 @@ int sw_engine_create(const sw_engine_config *cfg, sw_engine **out, sw_error *err
     e->n = cfg->n_sites;
     e->start_unix_s = cfg->start_unix_s;
     e->end_s = end_s;
+    e->horizon_s = end_s - cfg->wind_down_s;
+    if (!(e->horizon_s > 0)) {
+        sw_engine_destroy(e);
+        return sw_errorf(err, SW_EINPUT,
+                         "wind_down_s: %g s leaves no time before the end of the run (%g s)",
+                         cfg->wind_down_s, end_s);
+    }
     e->trace = cfg->trace;
     e->rounds = cfg->rounds;
     e->tokens_target = cfg->tokens_target;
@@ -628,6 +638,7 @@ int sw_engine_create(const sw_engine_config *cfg, sw_engine **out, sw_error *err
         s->name = strdup(cfg->sites[i].name);
         s->region = cfg->sites[i].region;
         s->provision_s = cfg->sites[i].provision_s;
+        s->lead_s = cfg->lead_s ? cfg->lead_s[i] : 0;
         s->mci = NAN;
         s->next_eval_s = 0; /* every policy looks at t = 0 */
         if (!s->name) {
@@ -731,6 +742,11 @@ double sw_engine_end_s(const sw_engine *e)
     return e->end_s;
 }
 
+double sw_engine_horizon_s(const sw_engine *e)
+{
+    return e->horizon_s;
+}
+
 size_t sw_engine_site_count(const sw_engine *e)
 {
     return e->n;
@@ -795,8 +811,8 @@ const char *sw_action_kind_name(sw_action_kind k)
 
 const char *sw_record_kind_name(sw_record_kind k)
 {
-    static const char *const names[] = {"policy", "state",     "round_start", "round_end",
-                                        "work",   "aggregate", "finish",      "rejected"};
+    static const char *const names[] = {"policy",    "state",  "round_start", "round_end", "work",
+                                        "aggregate", "finish", "rejected",    "late"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
 

@@ -46,12 +46,21 @@ typedef struct sw_engine_site {
 
 typedef struct sw_engine_config {
     double start_unix_s;         /* trace time of run time 0 */
-    double end_s;                /* horizon (run s); <= 0: the end of the latest site region
-                                    in the trace */
+    double end_s;                /* end of the run (run s): every site is released by then;
+                                    <= 0: the end of the latest site region in the trace */
+    double wind_down_s;          /* time the driver needs from END_ROUND to every site released
+                                    (finish a chunk, drain, upload, aggregate), s, >= 0 [0]: the
+                                    engine winds down at end_s - wind_down_s (the horizon) */
     const sw_trace *trace;       /* borrowed, must outlive the engine; NULL only with an
                                     always-on policy and end_s > 0 */
     const sw_engine_site *sites; /* [n_sites], copied */
     size_t n_sites;              /* >= 1 */
+    const double *lead_s;        /* [n_sites] or NULL (all 0), copied: from joining a round to
+                                    the site's first optimizer step done (model download +
+                                    start-up + one step), s, >= 0. A site is provisioned only if
+                                    its provision_s + lead_s fits before the horizon, and a ready
+                                    site joins a new round only if its lead_s fits (see
+                                    wind_down_s); a ready site that no longer fits is released */
     sw_policy_config policy;     /* the same policy settings for every site */
     sw_rounds_config rounds;     /* min_duration_s */
     uint64_t tokens_target;      /* 0 = none; else the run is done once aggregated tokens
@@ -115,6 +124,9 @@ typedef enum sw_record_kind {
     SW_REC_AGGREGATE,   /* value: tokens aggregated in the round */
     SW_REC_FINISH,      /* the run is winding down (horizon or token target) or done */
     SW_REC_REJECTED,    /* an event was invalid and ignored (detail says why) */
+    SW_REC_LATE,        /* a wanted site is not provisioned, or a ready one sits out new
+                           rounds: its provisioning + lead_s no longer fits before the horizon
+                           (once per site and cause; value: the horizon, run s) */
 } sw_record_kind;
 
 typedef struct sw_engine_record {
@@ -159,8 +171,9 @@ size_t sw_engine_step_n(sw_engine *e, double now_s, const sw_event *evs, size_t 
 const sw_error *sw_engine_error(const sw_engine *e);
 
 /* ---- read-only state ---- */
-double sw_engine_now(const sw_engine *e);   /* run time of the last step */
-double sw_engine_end_s(const sw_engine *e); /* the horizon actually used */
+double sw_engine_now(const sw_engine *e);       /* run time of the last step */
+double sw_engine_end_s(const sw_engine *e);     /* the end of the run actually used */
+double sw_engine_horizon_s(const sw_engine *e); /* end_s - wind_down_s: winding down starts */
 size_t sw_engine_site_count(const sw_engine *e);
 const char *sw_engine_site_name(const sw_engine *e, size_t site);
 sw_site_state sw_engine_site_state(const sw_engine *e, size_t site);
@@ -175,6 +188,31 @@ bool sw_engine_done(const sw_engine *e);       /* horizon or target reached, all
 size_t sw_engine_record_count(const sw_engine *e);
 const sw_engine_record *sw_engine_record_at(const sw_engine *e, size_t i);
 void sw_engine_records_clear(sw_engine *e);
+
+/* ---- snapshot and restore (core/engine_snapshot.c) ---- */
+
+/* Writes the whole engine state (time, each site's lifecycle, policy wish and reason, late
+ * notes, the running round with its members' statuses and tokens, round counters, tokens,
+ * finishing) into a malloc'd buffer (*buf, *len; the caller frees it): a magic, a format
+ * version, little-endian fields, a CRC-32 at the end. Records are not included. Call it
+ * between steps, once every action has been handed out (SW_EINPUT otherwise). */
+int sw_engine_snapshot(const sw_engine *e, uint8_t **buf, size_t *len, sw_error *err);
+
+/* Creates an engine from cfg (the same configuration and trace as the saved one) in the state
+ * of a snapshot: the next step continues exactly as the saved engine would have. The policies'
+ * state (a pending release, its hysteresis mark) is rebuilt by replaying their evaluations on
+ * the trace up to the snapshot's time, which gives the same state because a policy depends on
+ * nothing else; the replay is checked against the saved evaluation times. SW_EINPUT names what
+ * does not match (magic, version, CRC, site count, configuration, policy replay). */
+int sw_engine_restore(const sw_engine_config *cfg, const uint8_t *buf, size_t len, sw_engine **out,
+                      sw_error *err);
+
+/* A restarted driver lost every site with its previous process (exec --resume): each site
+ * that is not off goes off at once (through failed, with `why` in the records), a running
+ * round loses its members (it ends and is aggregated empty), and no RELEASE is sent: the
+ * driver knows they are gone. Unlike SITE_FAILED, the sites may be provisioned again at once
+ * if their policy wants them. */
+void sw_engine_sites_lost(sw_engine *e, const char *why);
 
 /* Names for logs and the /events table: "provision_site", ..., "policy", "state", ... */
 const char *sw_action_kind_name(sw_action_kind k);

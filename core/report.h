@@ -252,6 +252,11 @@ int sw_report_set_summary(sw_report *r, const sw_report_summary *s);
 /* Sets a site's figures for /summary/sites (copied). Unset sites get NAN / -1. */
 int sw_report_set_site_summary(sw_report *r, int site, const sw_report_site_summary *s);
 
+/* Marks the run incomplete (it failed at runtime; the report holds what it had): the root gets
+ * `complete` = 0 and `incomplete_reason` = reason (copied, truncated to 255 chars) at close.
+ * Without this call a closed report has `complete` = 1 and an empty reason. */
+int sw_report_set_incomplete(sw_report *r, const char *reason);
+
 /* Writes all buffered rows and flushes the file to disk (call at round boundaries). */
 int sw_report_flush(sw_report *r, sw_error *err);
 
@@ -293,6 +298,8 @@ typedef struct sw_report_data {
     char *created_utc;
     char *spillway_version;
     double t0_unix_s;
+    bool complete;                 /* root `complete` (true for reports written before it) */
+    char *incomplete_reason;       /* root `incomplete_reason`, "" when complete */
     sw_report_loss_kind loss_kind; /* of /global (never DEFAULT) */
     sw_report_summary summary;     /* extras point into this struct */
     sw_report_site_data *sites;    /* in index order */

@@ -260,6 +260,17 @@ static int read_root(reader *rd, sw_report_data *d)
         read_str(rd, root, "/", "spillway_version", &d->spillway_version) ||
         read_f64(rd, root, "/", "t0_unix_s", &d->t0_unix_s))
         return rd->code;
+    /* `complete` came later: a report without it was written complete. */
+    d->complete = true;
+    if (H5Aexists(root, "complete") > 0) {
+        int64_t complete = 1;
+        if (read_i64(rd, root, "/", "complete", &complete) != SW_OK ||
+            read_str(rd, root, "/", "incomplete_reason", &d->incomplete_reason) != SW_OK)
+            return rd->code;
+        d->complete = complete != 0;
+    }
+    if (!d->incomplete_reason && !(d->incomplete_reason = strdup("")))
+        return bad(rd, "/", "out of memory");
     hid_t g = open_group(rd, root, "scenario", "/scenario");
     if (g < 0)
         return rd->code;
@@ -578,6 +589,7 @@ void sw_report_data_free(sw_report_data *d)
     free(d->scenario_yaml);
     free(d->created_utc);
     free(d->spillway_version);
+    free(d->incomplete_reason);
     free((void *)d->summary.extras);
     for (size_t i = 0; i < d->n_sites; i++) {
         free(d->sites[i].states);

@@ -57,6 +57,8 @@ struct sw_report {
     sw_report_summary summary;
     sw_report_extra *extras; /* owned copy of summary.extras */
     bool has_summary;
+    bool incomplete;
+    char incomplete_reason[256];
     sw_error err; /* first failure (sticky) */
 };
 
@@ -733,6 +735,24 @@ static int sync_file(const char *path)
     return rc;
 }
 
+int sw_report_set_incomplete(sw_report *r, const char *reason)
+{
+    if (!r)
+        return SW_EINPUT;
+    r->incomplete = true;
+    snprintf(r->incomplete_reason, sizeof r->incomplete_reason, "%s", reason ? reason : "");
+    return SW_OK;
+}
+
+/* Root `complete` and `incomplete_reason`: whether the run ended as planned. */
+static int write_completion(sw_report *r)
+{
+    int bad =
+        sw_attr_put_i32(r->file, "complete", r->incomplete ? 0 : 1) ||
+        sw_attr_put_str(r->file, "incomplete_reason", r->incomplete ? r->incomplete_reason : "");
+    return bad ? fail(r, SW_ERUNTIME, "cannot write the attribute 'complete'") : SW_OK;
+}
+
 int sw_report_close(sw_report *r, sw_error *err)
 {
     if (!r)
@@ -744,6 +764,8 @@ int sw_report_close(sw_report *r, sw_error *err)
         rc = write_all_tables(r);
     if (rc == SW_OK)
         rc = write_summary(r);
+    if (rc == SW_OK)
+        rc = write_completion(r);
     close_handles(r);
     if (rc == SW_OK) {
         herr_t h = H5Fclose(r->file);

@@ -189,6 +189,7 @@ static const field outer_fields[] = {
     ENUM(sw_scenario_outer, kind, "kind", SW_OUTER_NONE, outer_names),
     NUM(sw_scenario_outer, lr, "lr", 0.7, GT, 0, 0),
     NUM(sw_scenario_outer, momentum, "momentum", 0.9, GE | LT, 0, 1),
+    NUM(sw_scenario_outer, eff_h0_steps, "eff_h0_steps", 0, GE, 0, 0),
     END,
 };
 
@@ -262,6 +263,19 @@ static const field exec_fields[] = {
     END,
 };
 
+static const field failure_fields[] = {
+    STR(sw_scenario_failure, site, "site", NULL, REQUIRED),
+    NUM(sw_scenario_failure, t_s, "t_s", 0, GE, 0, 0),
+    END,
+};
+
+static const field failures_fields[] = {
+    {"at", F_LIST, offsetof(sw_scenario_failures, at), 0, NULL, GE, 0, 0, NULL, failure_fields,
+     offsetof(sw_scenario_failures, n_at), sizeof(sw_scenario_failure), 0},
+    NUM(sw_scenario_failures, mtbf_s, "mtbf_s", 0, GE, 0, 0),
+    END,
+};
+
 static const field top_fields[] = {
     STR(sw_scenario, name, "name", NULL, 0),
     U64(sw_scenario, seed, "seed", 1, 0, 0),
@@ -273,6 +287,7 @@ static const field top_fields[] = {
      offsetof(sw_scenario, n_sites), sizeof(sw_scenario_site), REQUIRED | UNIQUE_NAMES},
     MAP(sw_scenario, network, "network", network_fields, 0),
     MAP(sw_scenario, exec, "exec", exec_fields, 0),
+    MAP(sw_scenario, failures, "failures", failures_fields, 0),
     END,
 };
 
@@ -704,6 +719,8 @@ static int read_field(const ctx *c, const field *f, void *base, const sw_yt_node
             return fail(c, n, "key '%s': expected %s, got %s", path, expected(f, e, sizeof e),
                         n->kind == SW_YT_SEQ ? "an empty list" : got(n, g, sizeof g));
         }
+        if (n->n == 0)
+            return SW_OK; /* an empty list where empty is allowed */
         char *items = calloc(n->n, f->item_size);
         if (!items)
             return oom(c);
@@ -1070,8 +1087,32 @@ static int check_convergence(const ctx *c, const sw_scenario *s, const sw_yt_nod
                 what ? what + 2 : e.msg);
 }
 
+/* A site draws at least its idle power while it trains: the report's /power rows and the
+ * ledger's energy both use power_w.train, so a lower value would be a contradiction. */
+static int check_power(const ctx *c, const sw_scenario *s, const sw_yt_node *root)
+{
+    const sw_yt_node *sites = sw_yt_get(root, "sites");
+    for (size_t i = 0; i < s->n_sites; i++) {
+        const sw_scenario_site *site = &s->sites[i];
+        if (site->power_w.train >= site->power_w.idle)
+            continue;
+        const sw_yt_node *at = NULL;
+        if (sites && sites->kind == SW_YT_SEQ && i < sites->n) {
+            const sw_yt_node *pw = sw_yt_get(sites->items[i], "power_w");
+            at = sw_yt_get(pw, "train");
+            if (!at)
+                at = pw ? pw : sites->items[i];
+        }
+        return fail(c, at ? at : root,
+                    "key 'sites[%zu].power_w.train': expected a number >= power_w.idle (%g W), "
+                    "got %g W (a site draws at least its idle power while it trains)",
+                    i, site->power_w.idle, site->power_w.train);
+    }
+    return SW_OK;
+}
+
 /* Checks that need several fields: start < end, params from the preset, derived regions,
- * convergence parameters together. */
+ * power, convergence parameters together. */
 static int cross_checks(const ctx *c, sw_scenario *s, const sw_yt_node *root)
 {
     const sw_yt_node *trace = sw_yt_get(root, "trace");
@@ -1117,6 +1158,17 @@ static int cross_checks(const ctx *c, sw_scenario *s, const sw_yt_node *root)
                     "path of a forecast CSV (docs/formats/forecast.md)");
     }
     int rc = check_derived_regions(c, s, root);
+    if (rc == SW_OK)
+        rc = check_power(c, s, root);
+    for (size_t i = 0; rc == SW_OK && i < s->failures.n_at; i++) {
+        if (sw_scenario_site_index(s, s->failures.at[i].site) >= 0)
+            continue;
+        const sw_yt_node *at = sw_yt_get(sw_yt_get(root, "failures"), "at");
+        const sw_yt_node *it = at && at->kind == SW_YT_SEQ && i < at->n ? at->items[i] : NULL;
+        rc = fail(c, it ? sw_yt_get(it, "site") : root,
+                  "key 'failures.at[%zu].site': '%s' is not a site of the scenario", i,
+                  s->failures.at[i].site);
+    }
     return rc == SW_OK ? check_convergence(c, s, root) : rc;
 }
 
@@ -1371,6 +1423,10 @@ void sw_scenario_convergence_params(const sw_scenario *s, sw_convergence_params 
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].v != 0)
             *keys[i].dst = keys[i].v;
+    /* The Nesterov outer step keeps more of what the sites trained apart (docs/convergence.md) */
+    if (s->rounds.outer.kind == SW_OUTER_NESTEROV)
+        out->eff_h0_steps = s->rounds.outer.eff_h0_steps > 0 ? s->rounds.outer.eff_h0_steps
+                                                             : SW_CONVERGENCE_NESTEROV_H0_STEPS;
 }
 
 sw_trace_options sw_scenario_trace_options(const sw_scenario *s)

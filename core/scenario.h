@@ -90,9 +90,13 @@ typedef struct sw_scenario_policy {
 } sw_scenario_policy;
 
 typedef struct sw_scenario_outer {
-    sw_outer_kind kind; /* none | nesterov [none] */
-    double lr;          /* outer learning rate, > 0 [0.7] */
-    double momentum;    /* Nesterov momentum, in [0, 1) [0.9] */
+    sw_outer_kind kind;  /* none | nesterov [none] */
+    double lr;           /* outer learning rate, > 0 [0.7] */
+    double momentum;     /* Nesterov momentum, in [0, 1) [0.9] */
+    double eff_h0_steps; /* sim: h0 of the federated efficiency with the Nesterov outer step,
+                          * local steps, >= 0; 0 = SW_CONVERGENCE_NESTEROV_H0_STEPS, the
+                          * DiLoCo-based assumption for lr 0.7, momentum 0.9, which sim
+                          * refuses for other lr or momentum values (docs/convergence.md) [0] */
 } sw_scenario_outer;
 
 typedef struct sw_scenario_rounds {
@@ -161,6 +165,21 @@ typedef struct sw_scenario_exec {
     int seq;                         /* tokens per sequence, >= 1 [64] */
 } sw_scenario_exec;
 
+/* Failures injected into a run (both modes, through the engine's SITE_FAILED as exec's
+ * heartbeat failures): at given run times, and/or drawn from a seeded exponential law. A
+ * failure only takes effect if its site is up then (provisioning, ready, training, draining). */
+typedef struct sw_scenario_failure {
+    char *site; /* the name of a site of the scenario [required] */
+    double t_s; /* run time of the failure, s, >= 0 [0] */
+} sw_scenario_failure;
+
+typedef struct sw_scenario_failures {
+    sw_scenario_failure *at; /* failures at given times [empty] */
+    size_t n_at;
+    double mtbf_s; /* mean time between failures of each site while up, s, >= 0; 0 = none; the
+                    * times are drawn from `seed` (core/run.h, sw_run_failure_schedule) [0] */
+} sw_scenario_failures;
+
 typedef struct sw_scenario {
     char *name;    /* scenario name [the file name without folder and extension] */
     uint64_t seed; /* random seed [1] */
@@ -172,6 +191,7 @@ typedef struct sw_scenario {
     size_t n_sites;
     sw_scenario_network network;
     sw_scenario_exec exec;
+    sw_scenario_failures failures;
     char *resolved_yaml; /* every field with its final value, as YAML text (for the report) */
 } sw_scenario;
 

@@ -1,11 +1,13 @@
-/* provision.c - local, command and static provisioners (see provision.h). */
+/* provision.c - the provisioners' common part (see provision.h): dispatch to a kind's
+ * operations, reaping and time limits of the processes a site holds, and the end-of-run
+ * cleanup. The kinds are provision_local.c, provision_command.c and provision_static.c. */
 #include "exec/provision.h"
 #include "exec/fmt.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -13,8 +15,26 @@
 #include <time.h>
 #include <unistd.h>
 
+const sw_prov_ops *sw_prov_ops_of(sw_provisioner_kind kind)
+{
+    switch (kind) {
+    case SW_PROVISIONER_LOCAL:
+        return &sw_prov_local_ops;
+    case SW_PROVISIONER_COMMAND:
+        return &sw_prov_command_ops;
+    case SW_PROVISIONER_STATIC:
+        return &sw_prov_static_ops;
+    }
+    return NULL;
+}
+
+static const sw_prov_ops *ops(const sw_provisioner *p)
+{
+    return p->ops ? p->ops : sw_prov_ops_of(p->kind);
+}
+
 /* Child side: output to RUN_DIR/<site><suffix>, appended. */
-static void redirect_output(const sw_provisioner *p, const char *site, const char *suffix)
+void sw_prov_redirect_output(const sw_provisioner *p, const char *site, const char *suffix)
 {
     char path[4096];
     sw_pathf(path, sizeof path, "%s/%s%s", p->run_dir ? p->run_dir : ".", site, suffix);
@@ -37,138 +57,23 @@ static void redirect_output(const sw_provisioner *p, const char *site, const cha
         close(fd);
 }
 
-static pid_t spawn_agent(const sw_provisioner *p, const char *site, sw_error *err)
-{
-    const char *exe = p->agent_exe ? p->agent_exe : "/proc/self/exe";
-    char keys[4096];
-    if (p->keys_root)
-        sw_pathf(keys, sizeof keys, "%s/site-%s", p->keys_root, site);
-    pid_t pid = fork();
-    if (pid < 0)
-        return sw_errorf(err, SW_ERUNTIME, "provision %s: fork: %s", site, strerror(errno)), -1;
-    if (pid == 0) {
-        /* A local site dies with its coordinator instead of training for nobody. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        redirect_output(p, site, ".agent.log");
-        const char *argv[12];
-        int k = 0;
-        argv[k++] = exe;
-        argv[k++] = "agent";
-        argv[k++] = "--coordinator";
-        argv[k++] = p->coordinator;
-        argv[k++] = "--site";
-        argv[k++] = site;
-        if (p->keys_root) {
-            argv[k++] = "--keys";
-            argv[k++] = keys;
-        }
-        argv[k++] = "--coordinator-timeout";
-        argv[k++] = "15";
-        argv[k] = NULL;
-        execv(exe, (char *const *)argv);
-        fprintf(stderr, "spillway: cannot run %s: %s\n", exe, strerror(errno));
-        _exit(127);
-    }
-    return pid;
-}
-
-static pid_t spawn_cmd(const sw_provisioner *p, const char *site, const char *cmd, sw_error *err)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return sw_errorf(err, SW_ERUNTIME, "command for %s: fork: %s", site, strerror(errno)), -1;
-    if (pid == 0) {
-        setpgid(0, 0); /* its own group, so a timeout can kill the whole pipeline */
-        redirect_output(p, site, ".cmd.log");
-        setenv("SW_SITE", site, 1);
-        setenv("SW_COORDINATOR", p->coordinator ? p->coordinator : "", 1);
-        setenv("SW_KEYS", p->keys_root ? p->keys_root : "", 1);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    return pid;
-}
-
 int sw_prov_up(const sw_provisioner *p, const char *site, sw_prov_site *ps, double now_mono,
                sw_error *err)
 {
     ps->down = false;
-    switch (p->kind) {
-    case SW_PROVISIONER_LOCAL: {
-        if (ps->agent_pid > 0) { /* a previous agent still exiting: make sure it is gone */
-            kill(ps->agent_pid, SIGKILL);
-            waitpid(ps->agent_pid, NULL, 0);
-        }
-        pid_t pid = spawn_agent(p, site, err);
-        if (pid < 0)
-            return SW_ERUNTIME;
-        *ps = (sw_prov_site){.agent_pid = pid};
-        if (p->log)
-            fprintf(p->log, "spillway coordinator: provision %s: started agent pid %d\n", site,
-                    (int)pid);
-        return SW_OK;
-    }
-    case SW_PROVISIONER_COMMAND: {
-        if (ps->cmd_pid > 0) {
-            kill(-ps->cmd_pid, SIGKILL);
-            waitpid(ps->cmd_pid, NULL, 0);
-        }
-        pid_t pid = spawn_cmd(p, site, p->provision_cmd, err);
-        if (pid < 0)
-            return SW_ERUNTIME;
-        ps->cmd_pid = pid;
-        ps->cmd_is_release = false;
-        ps->cmd_deadline = now_mono + p->cmd_timeout_s;
-        if (p->log)
-            fprintf(p->log, "spillway coordinator: provision %s: running `%s` (pid %d)\n", site,
-                    p->provision_cmd, (int)pid);
-        return SW_OK;
-    }
-    default:
-        return SW_OK;
-    }
+    return ops(p)->up(p, site, ps, now_mono, err);
 }
 
 int sw_prov_down(const sw_provisioner *p, const char *site, sw_prov_site *ps, bool failed,
                  double now_mono, sw_error *err)
 {
-    if (ps->down) {
-        if (failed && p->kind == SW_PROVISIONER_LOCAL && ps->agent_pid > 0)
+    if (ps->down) { /* released already; a failure still kills a lingering agent */
+        if (failed && ps->agent_pid > 0)
             kill(ps->agent_pid, SIGKILL);
         return SW_OK;
     }
     ps->down = true;
-    switch (p->kind) {
-    case SW_PROVISIONER_LOCAL:
-        if (ps->agent_pid > 0) {
-            if (failed)
-                kill(ps->agent_pid, SIGKILL);
-            ps->term_at = now_mono + 3.0;
-        }
-        return SW_OK;
-    case SW_PROVISIONER_COMMAND: {
-        if (ps->cmd_pid > 0) { /* a provision command still running is moot now */
-            kill(-ps->cmd_pid, SIGKILL);
-            waitpid(ps->cmd_pid, NULL, 0);
-            ps->cmd_pid = 0;
-        }
-        if (!p->release_cmd)
-            return SW_OK;
-        pid_t pid = spawn_cmd(p, site, p->release_cmd, err);
-        if (pid < 0)
-            return SW_ERUNTIME;
-        ps->cmd_pid = pid;
-        ps->cmd_is_release = true;
-        ps->cmd_deadline = now_mono + p->cmd_timeout_s;
-        if (p->log)
-            fprintf(p->log, "spillway coordinator: release %s: running `%s` (pid %d)\n", site,
-                    p->release_cmd, (int)pid);
-        return SW_OK;
-    }
-    default:
-        return SW_OK;
-    }
+    return ops(p)->down(p, site, ps, failed, now_mono, err);
 }
 
 void sw_prov_poll(const sw_provisioner *p, const char *site, sw_prov_site *ps, double now_mono,

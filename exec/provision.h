@@ -23,8 +23,11 @@
 #include "core/error.h"
 #include "core/scenario.h"
 
+typedef struct sw_prov_ops sw_prov_ops;
+
 typedef struct sw_provisioner {
     sw_provisioner_kind kind;
+    const sw_prov_ops *ops;    /* the kind's operations: sw_prov_ops_of(kind) */
     const char *agent_exe;     /* local: the spillway binary (NULL: /proc/self/exe) */
     const char *coordinator;   /* address agents connect to */
     const char *keys_root;     /* local: per-site key folders RUN/keys/site-<name>; NULL: none */
@@ -44,6 +47,30 @@ typedef struct sw_prov_site {
     double term_at;      /* local: when to SIGTERM a released agent that has not exited */
     bool down;           /* released (or failed) since the last provisioning */
 } sw_prov_site;
+
+/* A provisioner is one file with one table of operations (provision_local.c,
+ * provision_command.c, provision_static.c); a new kind (Slurm, Kubernetes) is a new file with
+ * its table, registered in sw_prov_ops_of. */
+struct sw_prov_ops {
+    const char *name;   /* "local", "command", "static" */
+    bool agents_stay;   /* a released agent stays connected and idle (RELEASE with stay = 1) */
+    bool joins_unasked; /* an agent may join a site that is not being provisioned */
+    /* Start provisioning the site; SW_ERUNTIME if that cannot be started. */
+    int (*up)(const sw_provisioner *p, const char *site, sw_prov_site *ps, double now_mono,
+              sw_error *err);
+    /* Release it (`failed`: it is lost, kill at once); called once per provisioning. */
+    int (*down)(const sw_provisioner *p, const char *site, sw_prov_site *ps, bool failed,
+                double now_mono, sw_error *err);
+};
+
+extern const sw_prov_ops sw_prov_local_ops, sw_prov_command_ops, sw_prov_static_ops;
+
+/* The operations of a kind (NULL for an unknown one). */
+const sw_prov_ops *sw_prov_ops_of(sw_provisioner_kind kind);
+
+/* For provisioner files: in a forked child, send its output to RUN_DIR/<site><suffix>
+ * (appended), stdin from /dev/null, and close every other descriptor. */
+void sw_prov_redirect_output(const sw_provisioner *p, const char *site, const char *suffix);
 
 /* Starts provisioning `site`. SW_ERUNTIME if the process or command cannot be started. */
 int sw_prov_up(const sw_provisioner *p, const char *site, sw_prov_site *ps, double now_mono,

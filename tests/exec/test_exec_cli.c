@@ -98,3 +98,52 @@ Test(exec_cli, usage_errors_exit_2_naming_the_flag)
     cr_assert_eq(spillway("coordinator --help", err, sizeof err), 0);
     cr_assert_eq(spillway("keygen --help", err, sizeof err), 0);
 }
+
+/* A run stopped by SIGTERM before its end releases its sites, writes its report marked
+ * incomplete (complete = 0, the reason) and exits 1: a runtime end, not an input error. */
+Test(exec_cli, a_run_stopped_by_a_signal_writes_an_incomplete_report_and_exits_1, .timeout = 120)
+{
+    need_binary();
+    unsetenv("BXFI_MAP"); /* see coord_opts */
+    char dir[512], path[600], out[700], logp[700];
+    test_dir(dir, sizeof dir, "cli-sigterm");
+    snprintf(path, sizeof path, "%s/s.yaml", dir);
+    snprintf(out, sizeof out, "%s/r.h5", dir);
+    snprintf(logp, sizeof logp, "%s/exec.log", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f,
+            "name: sigterm\n"
+            "trace: {file: %s/traces/mci_2026-01-11.csv, start: 2026-01-11T17:00:00Z}\n"
+            "policy: {kind: always_on}\n"
+            "exec: {time_compression: 60, preset: tiny, batch: 2, seq: 32}\n"
+            "sites:\n"
+            "  - {name: a, region: CAISO_NORTH, provision_s: 60}\n",
+            SW_SOURCE_DIR);
+    fclose(f);
+    char data[600];
+    snprintf(data, sizeof data, "%s/corpus/tinyshakespeare.txt", SW_SOURCE_DIR);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(getenv("SW_SPILLWAY"), "spillway", "exec", path, "-o", out, "--data", data,
+              (char *)NULL);
+        _exit(127);
+    }
+    sleep(6); /* into the first round (18 h of trace at 60x: the run is far from its end) */
+    kill(pid, SIGTERM);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st), "killed instead of ending (see %s)", logp);
+    cr_assert_eq(WEXITSTATUS(st), 1, "exit status (see %s)", logp);
+    sw_report_data *d;
+    sw_error e;
+    cr_assert_eq(sw_report_open(out, &d, &e), SW_OK, "%s", e.msg);
+    cr_assert_not(d->complete);
+    cr_assert(strstr(d->incomplete_reason, "signal"), "%s", d->incomplete_reason);
+    cr_assert_eq(d->sites[0].states[d->sites[0].n_states - 1].state, SW_REPORT_STATE_OFF);
+    sw_report_data_free(d);
+    test_dir_done(dir);
+}

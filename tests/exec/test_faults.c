@@ -70,7 +70,7 @@ Test(faults, agent_killed_mid_round_fails_site_and_round_goes_on, .timeout = 120
     for (size_t i = 0; i < d->n_rounds; i++) {
         const sw_report_round_row *r = &d->rounds[i];
         tokens += r->tokens;
-        if (r->t_start_s > t_fail) {
+        if (r->t_start_s >= t_fail) { /* a round decided at the failure starts then */
             cr_assert(!sw_report_mask_test(r->sites, 0), "round %lld has the failed site",
                       (long long)r->round);
             after += r->n_sites == 1 && sw_report_mask_test(r->sites, 1) && r->tokens > 0;
@@ -95,6 +95,9 @@ Test(faults, coordinator_killed_and_restarted_resumes_from_checkpoint, .timeout 
     sw_coord_options o;
     FILE *log = fopen(logp, "w");
     coord_opts(&o, &sc, dir, out, sizeof out, log);
+    /* a long validation: the next round's work comes back while it runs, before the
+     * checkpoint of the round it validates is written */
+    o.eval_batches = 300;
     snprintf(ckpt, sizeof ckpt, "%s.run/coordinator.ckpt", out);
 
     pid_t child = fork();
@@ -151,6 +154,19 @@ Test(faults, coordinator_killed_and_restarted_resumes_from_checkpoint, .timeout 
     }
     cr_assert_eq((double)before, next_round, "rounds kept from before the restart");
     cr_assert_geq(after, 1, "no round after the restart");
+    /* data is marked used only in a checkpoint whose model contains it: the dataset's used
+     * tokens are exactly the tokens aggregated into the model, across the restart */
+    int64_t round_tokens = 0;
+    for (size_t i = 0; i < d->n_rounds; i++)
+        round_tokens += d->rounds[i].tokens;
+    double consumed = NAN;
+    for (size_t i = 0; i < d->summary.n_extras; i++)
+        if (!strcmp(d->summary.extras[i].name, "data_consumed_tokens"))
+            consumed = d->summary.extras[i].value;
+    cr_assert_eq(round_tokens, d->summary.tokens, "rounds %lld, summary %lld",
+                 (long long)round_tokens, (long long)d->summary.tokens);
+    cr_assert_eq(consumed, (double)d->summary.tokens, "data used %.0f, in the model %lld", consumed,
+                 (long long)d->summary.tokens);
     /* the global model kept its validation history across the restart, and the restored
      * model and momentum keep it training (a lost or garbled momentum blows the loss up) */
     cr_assert_geq(d->n_global, before + after);

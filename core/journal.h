@@ -1,4 +1,5 @@
-/* journal.h - the coordinator's record of what it wrote to the report and the ledger.
+/* journal.h - a run's record of what it wrote to the report and the ledger (core/run.h writes
+ * every row through it; with keep = false, as in sim, rows pass straight through).
  *
  * The report is an HDF5 file written under a temporary name until the run ends, and the
  * ledger has no serialized form; so the coordinator writes both through this journal, which
@@ -6,9 +7,10 @@
  * a restarted coordinator replays it into a fresh report and ledger and carries on, losing at
  * most what happened after the checkpoint. Same binary only (rows are stored as structs).
  */
-#ifndef SW_EXEC_JOURNAL_H
-#define SW_EXEC_JOURNAL_H
+#ifndef SW_JOURNAL_H
+#define SW_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +21,7 @@
 typedef struct sw_journal {
     sw_report *rep;    /* borrowed */
     sw_ledger *ledger; /* borrowed */
+    bool keep;         /* keep the rows (for checkpoints); false: only write them */
     uint8_t *buf;      /* owned */
     size_t len, cap;
     int status; /* first failure (SW_OK if none) */

@@ -1,5 +1,5 @@
-/* journal.c - report and ledger rows recorded for checkpoints (see journal.h). */
-#include "exec/journal.h"
+/* journal.c - report and ledger rows, recorded for checkpoints (see journal.h). */
+#include "core/journal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +116,8 @@ static size_t rec_size(uint8_t kind)
 
 static void record(sw_journal *j, uint8_t kind, const void *rec)
 {
-    append(j, kind, rec, rec_size(kind));
+    if (j->keep)
+        append(j, kind, rec, rec_size(kind));
     apply(j, kind, rec);
 }
 
