@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/blas_info.h"
 #include "kernels/train.h"
 
 static void usage(FILE *out)
@@ -39,6 +40,8 @@ static void usage(FILE *out)
             "                         rerun with the same --checkpoint to resume\n"
             "  --log FILE             CSV loss log: step,tokens,loss,bpb,ppl,lr,grad_norm,\n"
             "                         val_loss,val_bpb,tokens_per_s,elapsed_s\n"
+            "  --info                 print the compute set-up (which BLAS cblas_sgemm binds to,\n"
+            "                         OpenBLAS's configuration and core, CPU extensions), exit\n"
             "  -h, --help             this text\n"
             "\n"
             "Exit status: 0 success, 1 runtime failure, 2 usage or input error.\n");
@@ -79,6 +82,11 @@ int sw_train_main(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--info")) {
+            char line[1024];
+            printf("%s\n", sw_compute_describe(line, sizeof line));
             return 0;
         }
         /* Every other option takes a value: "--flag VALUE" or "--flag=VALUE". */
@@ -182,6 +190,12 @@ int sw_train_main(int argc, char **argv)
            o.model.name, sw_model_param_count(&o.model),
            sw_model_flops_per_token_at(&o.model, o.seq_len), o.seq_len, o.data_path,
            (long long)o.steps, o.batch, o.seq_len, o.threads, o.threads == 1 ? "" : "s");
+    char compute[1024];
+    printf("%s\n", sw_compute_describe(compute, sizeof compute));
+    if (sw_blas_is_reference())
+        fprintf(stderr, "spillway train: warning: cblas_sgemm binds to a reference CBLAS; "
+                        "training runs about ten times slower than with OpenBLAS (link "
+                        "OpenBLAS ahead of GSL)\n");
     o.progress = stdout;
     sw_train_result res;
     sw_kerror err;
