@@ -9,7 +9,8 @@
 #include <string.h>
 
 static const char MAGIC[8] = {'S', 'W', 'C', 'K', 'P', 'T', '\r', '\n'};
-enum { HEADER_BYTES = 128, FLAG_OPTIMIZER = 1 };
+/* Flag bits: optimizer state present; that state is Muon's (kernels/muon.h), not AdamW's. */
+enum { HEADER_BYTES = 128, FLAG_OPTIMIZER = 1, FLAG_MUON = 2 };
 
 /* ---- CRC-32, table-driven, slicing by one byte ------------------------------------------ */
 
@@ -159,7 +160,8 @@ int sw_checkpoint_save(const char *path, sw_model *m, const sw_adamw *opt, const
         return rc;
     }
     uint8_t h[HEADER_BYTES], tail[4];
-    encode_header(h, sw_model_config_of(m), n, st, opt ? opt->t : 0, opt ? FLAG_OPTIMIZER : 0);
+    encode_header(h, sw_model_config_of(m), n, st, opt ? opt->t : 0,
+                  opt ? FLAG_OPTIMIZER | (opt->muon ? FLAG_MUON : 0) : 0);
     uint32_t crc = 0;
     int bad = write_all(f, h, sizeof h, &crc);
     bad |= write_all(f, sw_model_params(m), n * sizeof(float), &crc);
@@ -245,7 +247,9 @@ int sw_checkpoint_load(const char *path, sw_model *m, sw_adamw *opt, sw_train_st
     }
     uint32_t hbytes = get_u32(h + H_HEADER_BYTES), flags = get_u32(h + H_FLAGS);
     uint64_t n_file = get_u64(h + H_NPARAMS);
-    if (hbytes != HEADER_BYTES || n_file > (uint64_t)1 << 40 || (flags & ~FLAG_OPTIMIZER)) {
+    if (hbytes != HEADER_BYTES || n_file > (uint64_t)1 << 40 ||
+        (flags & ~(FLAG_OPTIMIZER | FLAG_MUON)) ||
+        (flags & FLAG_MUON && !(flags & FLAG_OPTIMIZER))) {
         rc = sw_kerrorf(err, SW_K_EINPUT,
                         "%s: corrupt header (header_bytes %u, n_params %llu, flags %u)", path,
                         hbytes, (unsigned long long)n_file, flags);
@@ -308,6 +312,12 @@ int sw_checkpoint_load(const char *path, sw_model *m, sw_adamw *opt, sw_train_st
         rc =
             sw_kerrorf(err, SW_K_EINPUT,
                        "%s: checkpoint has no optimizer state (weights only) to resume from", path);
+        goto done;
+    }
+    if (opt && !(flags & FLAG_MUON) != !opt->muon) {
+        rc = sw_kerrorf(err, SW_K_EINPUT,
+                        "%s: checkpoint holds %s optimizer state, this run uses %s (--optimizer)",
+                        path, flags & FLAG_MUON ? "muon" : "adamw", opt->muon ? "muon" : "adamw");
         goto done;
     }
     /* Pass 2: read for real. The file was verified a moment ago; a failure now is an I/O

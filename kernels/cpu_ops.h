@@ -12,7 +12,11 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SW_SANITIZE)
 #define SW_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
-#define SW_VECTOR_CLONES
+#define SW_VECTOR_CLONESsize_t sw_cpu_muon_work_floats(int rows, int cols);
+void sw_cpu_muon_update(float *p, const float *g, float *mom, float *var, float *work, int rows,
+                        int cols, float momentum, float lr, float wd, float beta2, int ns_steps);
+void sw_cpu_softcap(float *x, size_t n, float cap);
+
 #endif
 
 /* Epsilon inside every RMSNorm (residual norms and the per-head q/k norms). */
@@ -51,5 +55,9 @@ double sw_cpu_sum_squares(const float *x, size_t n);
 void sw_cpu_scale(float *x, size_t n, float s);
 void sw_cpu_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
                          float beta1, float beta2, float eps, float wd, float bc1, float bc2);
+size_t sw_cpu_muon_work_floats(int rows, int cols);
+void sw_cpu_muon_update(float *p, const float *g, float *mom, float *var, float *work, int rows,
+                        int cols, float momentum, float lr, float wd, float beta2, int ns_steps);
+void sw_cpu_softcap(float *x, size_t n, float cap);
 
 #endif
