@@ -37,6 +37,7 @@
 #include "exec/link.h"
 #include "exec/proto.h"
 #include "exec/provision.h"
+#include "kernels/backend.h"
 #include "kernels/data.h"
 #include "kernels/model.h"
 #include "kernels/train.h"
@@ -1442,6 +1443,10 @@ static int setup(coord *c, sw_error *err)
 
     /* messaging and provisioners */
     int kind = o->provisioner >= 0 ? o->provisioner : (int)sc->exec.provisioner;
+    char why[256]; /* local agents run here: their backend must exist here */
+    if (kind == SW_PROVISIONER_LOCAL &&
+        !sw_backend_by_name(sw_exec_backend_name(sc->exec.backend), why, sizeof why))
+        return sw_errorf(err, SW_EINPUT, "%s: exec.backend: %s", sc->name, why);
     char keys_dir[2200];
     const char *keys = o->keys_dir;
     if (!keys && !o->insecure && kind == SW_PROVISIONER_LOCAL) {
@@ -1457,6 +1462,7 @@ static int setup(coord *c, sw_error *err)
                                .agent_exe = o->agent_exe,
                                .coordinator = o->advertise ? o->advertise : c->endpoint,
                                .keys_root = kind == SW_PROVISIONER_LOCAL && keys ? keys : NULL,
+                               .backend = sw_exec_backend_name(sc->exec.backend),
                                .provision_cmd = o->provision_cmd,
                                .release_cmd = o->release_cmd,
                                .cmd_timeout_s = o->cmd_timeout_s,
