@@ -12,11 +12,7 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SW_SANITIZE)
 #define SW_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
-#define SW_VECTOR_CLONESsize_t sw_cpu_muon_work_floats(int rows, int cols);
-void sw_cpu_muon_update(float *p, const float *g, float *mom, float *var, float *work, int rows,
-                        int cols, float momentum, float lr, float wd, float beta2, int ns_steps);
-void sw_cpu_softcap(float *x, size_t n, float cap);
-
+#define SW_VECTOR_CLONES
 #endif
 
 /* Epsilon inside every RMSNorm (residual norms and the per-head q/k norms). */
