@@ -6,7 +6,9 @@
 #   bench/bench_product.sh [BUILD_DIR] [STEPS] [REPEATS]   # defaults: build 6 1
 #
 # Configurations: gpt2-124m B=4 T=64 and small B=16 T=128, each at 1 and 2 threads.
-# Figures are medians over STEPS timed steps after 2 warm-up steps, for all three:
+# Each configuration runs the three programs one after the other REPEATS times (so each
+# ratio compares runs seconds apart), then prints the medians of the repeats. Each figure is
+# the median over STEPS timed steps after 2 warm-up steps, for all three:
 #   spillway train: the tokens_per_s column of its --log CSV (forward, backward, clip, AdamW;
 #                   evaluation excluded), on corpus/tinyshakespeare.txt;
 #   bench_train:    the same step on random tokens;
@@ -47,11 +49,12 @@ printf '%-10s %3s %4s %3s %12s %12s %12s %9s %9s\n' preset B T thr spillway benc
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { print (b > 0 ? a / b : 0) }'; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
 
-for rep in $(seq "$repeats"); do
 for cfg in "gpt2-124m 4 64" "small 16 128"; do
     set -- $cfg
     preset=$1 B=$2 T=$3
     for k in 1 2; do
+      : > "$tmp/rows"
+      for rep in $(seq "$repeats"); do
         "$build/spillway" train --preset "$preset" --batch "$B" --seq "$T" --threads "$k" \
             --steps $((steps + 2)) --data corpus/tinyshakespeare.txt --eval-every 0 \
             --eval-batches 1 --print-every 1000 --log "$tmp/log.csv" > "$tmp/train.out"
@@ -62,6 +65,15 @@ for cfg in "gpt2-124m 4 64" "small 16 128"; do
                  --threads "$k" --steps "$steps" | sed -n 's/.*tokens_per_s=\([0-9.]*\).*/\1/p')
         printf '%-10s %3d %4d %3d %12.1f %12.1f %12.1f %9.2f %9.2f\n' "$preset" "$B" "$T" "$k" \
             "$sw" "$bt" "${th:-0}" "$(ratio "$sw" "$bt")" "$(ratio "$sw" "${th:-0}")"
+        echo "$sw $bt ${th:-0}" >> "$tmp/rows"
+      done
+      if [ "$repeats" -gt 1 ]; then
+        msw=$(cut -d' ' -f1 "$tmp/rows" | median)
+        mbt=$(cut -d' ' -f2 "$tmp/rows" | median)
+        mth=$(cut -d' ' -f3 "$tmp/rows" | median)
+        printf '%-10s %3d %4d %3d %12.1f %12.1f %12.1f %9.2f %9.2f  (median of %d)\n' \
+            "$preset" "$B" "$T" "$k" "$msw" "$mbt" "$mth" "$(ratio "$msw" "$mbt")" \
+            "$(ratio "$msw" "$mth")" "$repeats"
+      fi
     done
-done
 done
