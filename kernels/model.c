@@ -233,6 +233,11 @@ const sw_model_config *sw_model_config_of(const sw_model *m)
     return &m->cfg;
 }
 
+const sw_backend *sw_model_backend(const sw_model *m)
+{
+    return m->be;
+}
+
 float *sw_model_params(sw_model *m)
 {
     return m->params;
