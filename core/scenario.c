@@ -135,6 +135,12 @@ static const char *const policy_names[] = {"threshold", "always_on", "forecast_t
 static const char *const forecast_names[] = {"perfect", "persistence", "noisy", "file", NULL};
 static const char *const outer_names[] = {"none", "nesterov", NULL};
 static const char *const provisioner_names[] = {"local", "command", "static", NULL};
+static const char *const backend_names[] = {"cpu", "cuda", NULL};
+
+const char *sw_exec_backend_name(sw_exec_backend b)
+{
+    return b >= SW_EXEC_BACKEND_CPU && b <= SW_EXEC_BACKEND_CUDA ? backend_names[b] : "?";
+}
 
 /* trace.derive.regions: at most 1000 (D000 .. D999); a year of 5-min points is ~2.5 MB each */
 #define MAX_DERIVED_REGIONS 1000
@@ -260,6 +266,7 @@ static const field exec_fields[] = {
     ENUM(sw_scenario_exec, provisioner, "provisioner", SW_PROVISIONER_LOCAL, provisioner_names),
     INT(sw_scenario_exec, batch, "batch", 4, 1),
     INT(sw_scenario_exec, seq, "seq", 64, 1),
+    ENUM(sw_scenario_exec, backend, "backend", SW_EXEC_BACKEND_CPU, backend_names),
     END,
 };
 

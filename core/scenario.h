@@ -156,6 +156,15 @@ typedef struct sw_scenario_network {
     double lan_latency_us; /* LAN latency, µs, >= 0 [5] */
 } sw_scenario_network;
 
+/* Where exec's site agents run the model's arithmetic: the kernels backend of that name. */
+typedef enum sw_exec_backend {
+    SW_EXEC_BACKEND_CPU = 0,  /* "cpu" */
+    SW_EXEC_BACKEND_CUDA = 1, /* "cuda": needs a build with CUDA and a visible GPU */
+} sw_exec_backend;
+
+/* The backend's name as `spillway agent --backend` takes it ("cpu", "cuda"). */
+const char *sw_exec_backend_name(sw_exec_backend b);
+
 typedef struct sw_scenario_exec {
     double time_compression;         /* trace seconds per wall second, > 0 [60] */
     int threads;                     /* CPU threads per site agent, >= 1 [1] */
@@ -163,6 +172,7 @@ typedef struct sw_scenario_exec {
     sw_provisioner_kind provisioner; /* local | command | static [local] */
     int batch;                       /* sequences per micro-batch, >= 1 [4] */
     int seq;                         /* tokens per sequence, >= 1 [64] */
+    sw_exec_backend backend;         /* cpu | cuda [cpu] */
 } sw_scenario_exec;
 
 /* Failures injected into a run (both modes, through the engine's SITE_FAILED as exec's

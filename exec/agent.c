@@ -39,7 +39,7 @@ void sw_agent_usage(FILE *out)
 {
     fprintf(out,
             "usage: spillway agent --coordinator ADDR --site NAME [--keys DIR] [--data FILE]\n"
-            "                      [--coordinator-timeout S]\n\n"
+            "                      [--backend NAME] [--coordinator-timeout S]\n\n"
             "Runs one site of a spillway deployment: joins the coordinator at ADDR as the\n"
             "scenario site NAME, trains the global model it is sent on the data it is leased,\n"
             "returns its work at the end of each round and exits when released.\n\n"
@@ -49,6 +49,8 @@ void sw_agent_usage(FILE *out)
             "                       `spillway keygen -o DIR --name agent`) and\n"
             "                       DIR/coordinator.pub (the coordinator's public key)\n"
             "  --data FILE          corpus path here (default: the coordinator's path)\n"
+            "  --backend NAME       kernels backend: cpu (default), or cuda where built with\n"
+            "                       CUDA and a GPU is visible\n"
             "  --coordinator-timeout S  leave when the coordinator is silent S seconds (10)\n");
 }
 
@@ -66,6 +68,7 @@ int sw_agent_parse_args(int argc, char **argv, sw_agent_options *o, int *help, s
                            : !strcmp(a, "--site")      ? &o->site
                            : !strcmp(a, "--keys")      ? &o->keys_dir
                            : !strcmp(a, "--data")      ? &o->data_path
+                           : !strcmp(a, "--backend")   ? &o->backend
                                                        : NULL;
         if (dst || !strcmp(a, "--coordinator-timeout")) {
             if (i + 1 >= argc || !argv[i + 1][0])
@@ -88,6 +91,9 @@ int sw_agent_parse_args(int argc, char **argv, sw_agent_options *o, int *help, s
         return sw_errorf(err, SW_EINPUT, "--coordinator: required");
     if (!o->site)
         return sw_errorf(err, SW_EINPUT, "--site: required");
+    char why[256];
+    if (o->backend && !sw_backend_by_name(o->backend, why, sizeof why))
+        return sw_errorf(err, SW_EINPUT, "--backend: %s", why);
     return SW_OK;
 }
 
@@ -107,6 +113,7 @@ typedef struct agent {
     agent_state st;
     sw_msg_welcome w;
     bool welcomed;
+    const sw_backend *be; /* kernels backend the model lives on (--backend) */
     sw_model *model;
     sw_adamw opt;
     bool opt_ready;
@@ -115,6 +122,7 @@ typedef struct agent {
     int32_t *in, *tg;
     size_t bt;       /* tokens per step */
     float *recv_buf; /* incoming global model (copied into the model when complete) */
+    float *send_buf; /* host copy of the model for the upload; NULL on the CPU backend */
     sw_xfer_rx rx;
     sw_xfer_tx tx;
     int64_t round;
@@ -182,14 +190,17 @@ static int on_welcome(agent *a, const sw_msg_welcome *w, sw_error *err)
     sw_kerror ke;
     if (sw_model_preset(w->preset, &cfg) != SW_K_OK)
         return sw_errorf(err, SW_EINPUT, "welcome: preset '%s' unknown to this agent", w->preset);
-    if (!(a->model = sw_model_create(&cfg, NULL, &ke)))
+    char why[256];
+    if (!(a->be = sw_backend_by_name(a->o->backend ? a->o->backend : "cpu", why, sizeof why)))
+        return sw_errorf(err, SW_EINPUT, "--backend: %s", why);
+    if (!(a->model = sw_model_create(&cfg, a->be, &ke)))
         return sw_errorf(err, SW_ERUNTIME, "model: %s", ke.msg);
     if (sw_model_num_params(a->model) != w->n_params)
         return sw_errorf(err, SW_EINPUT, "welcome: n_params %llu, preset %s has %zu",
                          (unsigned long long)w->n_params, w->preset, sw_model_num_params(a->model));
     sw_backend_cpu_set_threads((int)w->threads);
     sw_adamw_config ac = {.lr = w->lr, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f};
-    if (sw_adamw_init(&a->opt, w->n_params, &ac, NULL, &ke) != SW_K_OK)
+    if (sw_adamw_init(&a->opt, w->n_params, &ac, a->be, &ke) != SW_K_OK)
         return sw_errorf(err, SW_ERUNTIME, "optimizer: %s", ke.msg);
     a->opt_ready = true;
     const char *data = a->o->data_path ? a->o->data_path : w->data_path;
@@ -201,7 +212,9 @@ static int on_welcome(agent *a, const sw_msg_welcome *w, sw_error *err)
     a->in = malloc(a->bt * sizeof *a->in);
     a->tg = malloc(a->bt * sizeof *a->tg);
     a->recv_buf = malloc(w->n_params * sizeof(float));
-    if (!a->in || !a->tg || !a->recv_buf)
+    if (a->be != sw_backend_cpu())
+        a->send_buf = malloc(w->n_params * sizeof(float));
+    if (!a->in || !a->tg || !a->recv_buf || (a->be != sw_backend_cpu() && !a->send_buf))
         return sw_errorf(err, SW_ERUNTIME, "agent: out of memory");
     a->w = *w;
     a->welcomed = true;
@@ -229,7 +242,12 @@ static int finish_round(agent *a, sw_error *err)
                       .loss = a->round_steps ? a->round_loss_sum / (double)a->round_steps : NAN,
                       .model_bytes = a->w.n_params * sizeof(float),
                       .n_leases = a->n_leases};
+    /* The parameters themselves on the CPU backend; a host copy of a device's. */
     float *params = sw_model_params(a->model);
+    if (a->send_buf) {
+        a->be->copy_to_host(a->send_buf, params, wk.model_bytes);
+        params = a->send_buf;
+    }
     wk.model_crc = sw_exec_crc32(0, params, wk.model_bytes);
     for (uint32_t i = 0; i < a->n_leases; i++) {
         wk.lease_id[i] = a->lease_id[i];
@@ -310,7 +328,7 @@ static void *worker_main(void *arg)
             rc = sw_model_backward(a->model, &ke);
         }
         if (rc == SW_K_OK) {
-            sw_clip_grad_norm(NULL, sw_model_grads(a->model), a->opt.n, 1.0f);
+            sw_clip_grad_norm(a->be, sw_model_grads(a->model), a->opt.n, 1.0f);
             sw_adamw_step(&a->opt, sw_model_params(a->model), sw_model_grads(a->model), a->w.lr);
         }
         double dt = mono_s() - t0;
@@ -392,7 +410,8 @@ static int on_frame(agent *a, const uint8_t *f, size_t len, sw_error *err)
         if ((rc = sw_xfer_rx_chunk(&a->rx, &a->peer, h.round, &c, &done, &e)) != SW_OK)
             break;
         if (done) {
-            memcpy(sw_model_params(a->model), a->recv_buf, a->rx.total); /* worker idle */
+            /* worker idle */
+            a->be->copy_to_device(sw_model_params(a->model), a->recv_buf, a->rx.total);
             a->st = A_TRAINING;
             a->last_metrics = mono_s();
             pthread_mutex_lock(&a->mu);
@@ -632,6 +651,7 @@ int sw_agent_run(const sw_agent_options *o, sw_error *err)
     free(a->in);
     free(a->tg);
     free(a->recv_buf);
+    free(a->send_buf);
     free(a);
     return rc;
 }

@@ -18,13 +18,15 @@ typedef struct sw_agent_options {
     const char *site;             /* scenario site name */
     const char *keys_dir;         /* NULL: no CURVE; else DIR/agent.key and DIR/coordinator.pub */
     const char *data_path;        /* NULL: the path the coordinator sends */
+    const char *backend;          /* kernels backend name (sw_backend_by_name); NULL: "cpu" */
     double coordinator_timeout_s; /* give up when the coordinator is silent this long [10] */
     FILE *log;                    /* progress and errors (NULL: silent) */
 } sw_agent_options;
 
 /* Parses agent flags (argv[0] is the command name): --coordinator ADDR --site NAME
- * [--keys DIR] [--data FILE] [--coordinator-timeout S]. SW_EINPUT naming the flag on a bad
- * or missing one; *help set for --help/-h. Strings point into argv. */
+ * [--keys DIR] [--data FILE] [--backend NAME] [--coordinator-timeout S]. SW_EINPUT naming
+ * the flag on a bad or missing one (an unknown or unavailable backend included); *help set
+ * for --help/-h. Strings point into argv. */
 int sw_agent_parse_args(int argc, char **argv, sw_agent_options *o, int *help, sw_error *err);
 
 /* Usage text of `spillway agent`. */

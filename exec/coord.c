@@ -27,6 +27,7 @@
 
 #include "core/aggregate.h"
 #include "exec/crc32.h"
+#include "kernels/backend.h"
 #include "kernels/train.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -405,6 +406,10 @@ static int setup_messaging(coord *c, sw_error *err)
     char keys_dir[2200];
     const char *keys = o->keys_dir;
     int rc;
+    char why[256]; /* local agents run here: their backend must exist here */
+    if (kind == SW_PROVISIONER_LOCAL &&
+        !sw_backend_by_name(sw_exec_backend_name(c->sc->exec.backend), why, sizeof why))
+        return sw_errorf(err, SW_EINPUT, "%s: exec.backend: %s", c->sc->name, why);
     if (!keys && !o->insecure && kind == SW_PROVISIONER_LOCAL) {
         if ((rc = coord_local_keys(c, keys_dir, sizeof keys_dir, err)) != SW_OK)
             return rc;
@@ -419,6 +424,7 @@ static int setup_messaging(coord *c, sw_error *err)
                                .agent_exe = o->agent_exe,
                                .coordinator = o->advertise ? o->advertise : c->endpoint,
                                .keys_root = NULL,
+                               .backend = sw_exec_backend_name(c->sc->exec.backend),
                                .provision_cmd = o->provision_cmd,
                                .release_cmd = o->release_cmd,
                                .cmd_timeout_s = o->cmd_timeout_s,

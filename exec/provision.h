@@ -31,6 +31,7 @@ typedef struct sw_provisioner {
     const char *agent_exe;     /* local: the spillway binary (NULL: /proc/self/exe) */
     const char *coordinator;   /* address agents connect to */
     const char *keys_root;     /* local: per-site key folders RUN/keys/site-<name>; NULL: none */
+    const char *backend;       /* local: the agents' --backend (NULL: their default, cpu) */
     const char *provision_cmd; /* command: shell command to provision a site */
     const char *release_cmd;   /* command: shell command to release a site (may be NULL) */
     double cmd_timeout_s;      /* command: time limit of each command, wall s */

@@ -28,7 +28,7 @@ static pid_t spawn_agent(const sw_provisioner *p, const char *site, sw_error *er
         /* A local site dies with its coordinator instead of training for nobody. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         sw_prov_redirect_output(p, site, ".agent.log");
-        const char *argv[12];
+        const char *argv[14];
         int k = 0;
         argv[k++] = exe;
         argv[k++] = "agent";
@@ -39,6 +39,10 @@ static pid_t spawn_agent(const sw_provisioner *p, const char *site, sw_error *er
         if (p->keys_root) {
             argv[k++] = "--keys";
             argv[k++] = keys;
+        }
+        if (p->backend) {
+            argv[k++] = "--backend";
+            argv[k++] = p->backend;
         }
         argv[k++] = "--coordinator-timeout";
         argv[k++] = "15";

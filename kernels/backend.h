@@ -90,6 +90,19 @@ typedef struct sw_backend {
      * p -= lr · ((m/bc1) / (sqrt(v/bc2) + eps) + wd · p), bc = 1 - beta^t. */
     void (*adamw_update)(float *p, const float *g, float *m, float *v, size_t n, float lr,
                          float beta1, float beta2, float eps, float wd, float bc1, float bc2);
+
+    /* Floats of scratch memory muon_update needs for a rows×cols matrix (the caller allocates
+     * them with alloc and may reuse them for every matrix up to that size). */
+    size_t (*muon_work_floats)(int rows, int cols);
+    /* One Muon step on the rows×cols matrix p with gradient g (kernels/muon.h has the math):
+     * mom[rows·cols] is the momentum buffer, var[max(rows, cols)] the factored second moment
+     * (per row when rows >= cols, else per column; only that many entries are used), work
+     * muon_work_floats(rows, cols) floats of scratch. lr is the final rate for this matrix
+     * (schedule and shape factor applied); wd the cautious weight decay. Updates p, mom, var. */
+    void (*muon_update)(float *p, const float *g, float *mom, float *var, float *work, int rows,
+                        int cols, float momentum, float lr, float wd, float beta2, int ns_steps);
+    /* x = cap·tanh(x/cap) elementwise over n values (the logits' soft cap without a loss). */
+    void (*softcap)(float *x, size_t n, float cap);
 } sw_backend;
 
 /* The CPU backend (OpenBLAS sgemm or the built-in kernel, OpenMP elsewhere). Static storage. */

@@ -9,7 +9,8 @@
 #include <string.h>
 
 static const char MAGIC[8] = {'S', 'W', 'C', 'K', 'P', 'T', '\r', '\n'};
-enum { HEADER_BYTES = 128, FLAG_OPTIMIZER = 1 };
+/* Flag bits: optimizer state present; that state is Muon's (kernels/muon.h), not AdamW's. */
+enum { HEADER_BYTES = 128, FLAG_OPTIMIZER = 1, FLAG_MUON = 2 };
 
 /* ---- CRC-32, table-driven, slicing by one byte ------------------------------------------ */
 
@@ -138,6 +139,22 @@ static int write_all(FILE *f, const void *p, size_t n, uint32_t *crc)
     return fwrite(p, 1, n, f) == n ? 0 : -1;
 }
 
+/* Writes n bytes of backend memory src (a device's on a device backend), copied to the host a
+ * scratch-sized piece at a time. */
+static int write_backend(FILE *f, const sw_backend *be, const void *src, size_t n, uint32_t *crc,
+                         uint8_t *scratch, size_t scratch_n)
+{
+    const uint8_t *in = src;
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < scratch_n ? n - done : scratch_n;
+        be->copy_to_host(scratch, in + done, k);
+        if (write_all(f, scratch, k, crc) != 0)
+            return -1;
+        done += k;
+    }
+    return 0;
+}
+
 int sw_checkpoint_save(const char *path, sw_model *m, const sw_adamw *opt, const sw_train_state *st,
                        sw_kerror *err)
 {
@@ -152,21 +169,29 @@ int sw_checkpoint_save(const char *path, sw_model *m, const sw_adamw *opt, const
     if (!tmp)
         return sw_kerrorf(err, SW_K_ERUNTIME, "%s: out of memory", path);
     snprintf(tmp, tmp_len, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
+    enum { CHUNK = 1 << 20 };
+    uint8_t *scratch = malloc(CHUNK);
+    FILE *f = scratch ? fopen(tmp, "wb") : NULL;
     if (!f) {
-        int rc = sw_kerrorf(err, SW_K_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
+        int rc = scratch
+                     ? sw_kerrorf(err, SW_K_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno))
+                     : sw_kerrorf(err, SW_K_ERUNTIME, "%s: out of memory", path);
+        free(scratch);
         free(tmp);
         return rc;
     }
+    const sw_backend *be = sw_model_backend(m);
     uint8_t h[HEADER_BYTES], tail[4];
-    encode_header(h, sw_model_config_of(m), n, st, opt ? opt->t : 0, opt ? FLAG_OPTIMIZER : 0);
+    encode_header(h, sw_model_config_of(m), n, st, opt ? opt->t : 0,
+                  opt ? FLAG_OPTIMIZER | (opt->muon ? FLAG_MUON : 0) : 0);
     uint32_t crc = 0;
     int bad = write_all(f, h, sizeof h, &crc);
-    bad |= write_all(f, sw_model_params(m), n * sizeof(float), &crc);
+    bad |= write_backend(f, be, sw_model_params(m), n * sizeof(float), &crc, scratch, CHUNK);
     if (opt) {
-        bad |= write_all(f, opt->m, n * sizeof(float), &crc);
-        bad |= write_all(f, opt->v, n * sizeof(float), &crc);
+        bad |= write_backend(f, opt->be, opt->m, n * sizeof(float), &crc, scratch, CHUNK);
+        bad |= write_backend(f, opt->be, opt->v, n * sizeof(float), &crc, scratch, CHUNK);
     }
+    free(scratch);
     put_u32(tail, crc);
     bad |= fwrite(tail, 1, 4, f) != 4;
     bad |= fflush(f) != 0;
@@ -193,19 +218,21 @@ static int check_field(const char *path, const char *field, long file_v, long mo
                       path, field, file_v, model_v);
 }
 
-/* Reads n bytes at the current position into dst (NULL: discard), folding them into crc. */
-static int read_chunked(FILE *f, void *dst, size_t n, uint32_t *crc, uint8_t *scratch,
-                        size_t scratch_n)
+/* Reads n bytes at the current position into dst, backend be's memory (dst NULL: discard),
+ * through scratch, folding them into crc. */
+static int read_chunked(FILE *f, const sw_backend *be, void *dst, size_t n, uint32_t *crc,
+                        uint8_t *scratch, size_t scratch_n)
 {
     uint8_t *out = dst;
     while (n > 0) {
         size_t k = n < scratch_n ? n : scratch_n;
-        uint8_t *buf = out ? out : scratch;
-        if (fread(buf, 1, k, f) != k)
+        if (fread(scratch, 1, k, f) != k)
             return -1;
-        *crc = sw_crc32(*crc, buf, k);
-        if (out)
+        *crc = sw_crc32(*crc, scratch, k);
+        if (out) {
+            be->copy_to_device(out, scratch, k);
             out += k;
+        }
         n -= k;
     }
     return 0;
@@ -245,7 +272,9 @@ int sw_checkpoint_load(const char *path, sw_model *m, sw_adamw *opt, sw_train_st
     }
     uint32_t hbytes = get_u32(h + H_HEADER_BYTES), flags = get_u32(h + H_FLAGS);
     uint64_t n_file = get_u64(h + H_NPARAMS);
-    if (hbytes != HEADER_BYTES || n_file > (uint64_t)1 << 40 || (flags & ~FLAG_OPTIMIZER)) {
+    if (hbytes != HEADER_BYTES || n_file > (uint64_t)1 << 40 ||
+        (flags & ~(FLAG_OPTIMIZER | FLAG_MUON)) ||
+        (flags & FLAG_MUON && !(flags & FLAG_OPTIMIZER))) {
         rc = sw_kerrorf(err, SW_K_EINPUT,
                         "%s: corrupt header (header_bytes %u, n_params %llu, flags %u)", path,
                         hbytes, (unsigned long long)n_file, flags);
@@ -269,7 +298,7 @@ int sw_checkpoint_load(const char *path, sw_model *m, sw_adamw *opt, sw_train_st
     }
     uint32_t crc = sw_crc32(0, h, HEADER_BYTES);
     uint8_t tail[4];
-    if (read_chunked(f, NULL, (size_t)(expect - HEADER_BYTES - 4), &crc, scratch, CHUNK) ||
+    if (read_chunked(f, NULL, NULL, (size_t)(expect - HEADER_BYTES - 4), &crc, scratch, CHUNK) ||
         fread(tail, 1, 4, f) != 4) {
         rc = sw_kerrorf(err, SW_K_EINPUT, "%s: read error in checkpoint payload", path);
         goto done;
@@ -310,13 +339,21 @@ int sw_checkpoint_load(const char *path, sw_model *m, sw_adamw *opt, sw_train_st
                        "%s: checkpoint has no optimizer state (weights only) to resume from", path);
         goto done;
     }
+    if (opt && !(flags & FLAG_MUON) != !opt->muon) {
+        rc = sw_kerrorf(err, SW_K_EINPUT,
+                        "%s: checkpoint holds %s optimizer state, this run uses %s (--optimizer)",
+                        path, flags & FLAG_MUON ? "muon" : "adamw", opt->muon ? "muon" : "adamw");
+        goto done;
+    }
     /* Pass 2: read for real. The file was verified a moment ago; a failure now is an I/O
      * error (or the file changed under us), reported as such. */
     uint32_t crc2 = sw_crc32(0, h, HEADER_BYTES);
     if (fseek(f, HEADER_BYTES, SEEK_SET) != 0 ||
-        read_chunked(f, sw_model_params(m), n * 4, &crc2, scratch, CHUNK) ||
-        (has_opt && read_chunked(f, opt ? (void *)opt->m : NULL, n * 4, &crc2, scratch, CHUNK)) ||
-        (has_opt && read_chunked(f, opt ? (void *)opt->v : NULL, n * 4, &crc2, scratch, CHUNK)) ||
+        read_chunked(f, sw_model_backend(m), sw_model_params(m), n * 4, &crc2, scratch, CHUNK) ||
+        (has_opt && read_chunked(f, opt ? opt->be : NULL, opt ? (void *)opt->m : NULL, n * 4, &crc2,
+                                 scratch, CHUNK)) ||
+        (has_opt && read_chunked(f, opt ? opt->be : NULL, opt ? (void *)opt->v : NULL, n * 4, &crc2,
+                                 scratch, CHUNK)) ||
         crc2 != crc) {
         rc = sw_kerrorf(err, SW_K_ERUNTIME, "%s: checkpoint changed while being read", path);
         goto done;

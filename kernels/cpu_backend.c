@@ -174,6 +174,14 @@ void sw_cpu_adamw_update(float *p, const float *g, float *m, float *v, size_t n,
     }
 }
 
+void sw_cpu_softcap(float *x, size_t n, float cap)
+{
+    float inv = 1.0f / cap;
+#pragma omp parallel for schedule(static) num_threads(sw_cpu_threads())
+    for (size_t i = 0; i < n; i++)
+        x[i] = cap * tanhf(x[i] * inv);
+}
+
 static void cpu_copy(void *dst, const void *src, size_t bytes)
 {
     memcpy(dst, src, bytes);
@@ -219,6 +227,9 @@ static const sw_backend cpu_backend = {
     .sum_squares = sw_cpu_sum_squares,
     .scale = sw_cpu_scale,
     .adamw_update = sw_cpu_adamw_update,
+    .muon_work_floats = sw_cpu_muon_work_floats,
+    .muon_update = sw_cpu_muon_update,
+    .softcap = sw_cpu_softcap,
 };
 
 const sw_backend *sw_backend_cpu(void)

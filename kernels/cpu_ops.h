@@ -6,11 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Hot per-row helpers get an AVX2+FMA clone chosen at load time (GCC function
- * multi-versioning) besides the baseline x86-64 one: the build targets plain x86-64 (SSE2),
- * which halves the width of the softmax, norm and optimizer loops on every machine we run. */
+/* Hot per-row helpers get an AVX-512 (x86-64-v4) and an AVX2 clone besides the baseline
+ * x86-64 one, chosen at load time from cpuid (GCC function multi-versioning), never from the
+ * build machine: the build targets plain x86-64 (SSE2), which would halve or quarter the width
+ * of the softmax, norm and optimizer loops on every machine we run. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SW_SANITIZE)
-#define SW_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define SW_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define SW_VECTOR_CLONES
 #endif
@@ -51,5 +52,9 @@ double sw_cpu_sum_squares(const float *x, size_t n);
 void sw_cpu_scale(float *x, size_t n, float s);
 void sw_cpu_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
                          float beta1, float beta2, float eps, float wd, float bc1, float bc2);
+size_t sw_cpu_muon_work_floats(int rows, int cols);
+void sw_cpu_muon_update(float *p, const float *g, float *mom, float *var, float *work, int rows,
+                        int cols, float momentum, float lr, float wd, float beta2, int ns_steps);
+void sw_cpu_softcap(float *x, size_t n, float cap);
 
 #endif

@@ -178,14 +178,28 @@ sw_model *sw_model_create(const sw_model_config *cfg, const sw_backend *be, sw_k
         sw_model_destroy(m);
         return NULL;
     }
+    /* The rotary tables are computed on the host and copied to the backend's memory. */
+    size_t nrope = (size_t)cfg->max_seq_len * half;
+    float *host_cos = malloc(nrope * sizeof(float)), *host_sin = malloc(nrope * sizeof(float));
+    if (!host_cos || !host_sin) {
+        free(host_cos);
+        free(host_sin);
+        sw_kerrorf(err, SW_K_ERUNTIME, "model: out of memory for the rotary tables");
+        sw_model_destroy(m);
+        return NULL;
+    }
     int hd = cfg->n_embd / cfg->n_head;
     for (int t = 0; t < cfg->max_seq_len; t++)
         for (int i = 0; i < half; i++) {
             /* In double, then rounded once: the angle reaches T_max radians. */
             double freq = pow((double)cfg->rope_base, -2.0 * i / hd);
-            m->rope_cos[(size_t)t * half + i] = (float)cos(t * freq);
-            m->rope_sin[(size_t)t * half + i] = (float)sin(t * freq);
+            host_cos[(size_t)t * half + i] = (float)cos(t * freq);
+            host_sin[(size_t)t * half + i] = (float)sin(t * freq);
         }
+    be->copy_to_device(m->rope_cos, host_cos, nrope * sizeof(float));
+    be->copy_to_device(m->rope_sin, host_sin, nrope * sizeof(float));
+    free(host_cos);
+    free(host_sin);
     return m;
 }
 
@@ -193,8 +207,8 @@ static void free_acts(sw_model *m)
 {
     m->be->free(m->act_mem);
     free(m->layers);
-    free(m->tokens);
-    free(m->targets);
+    m->be->free(m->tokens);
+    m->be->free(m->targets);
     m->act_mem = NULL;
     m->layers = NULL;
     m->tokens = m->targets = NULL;
@@ -219,6 +233,11 @@ const sw_model_config *sw_model_config_of(const sw_model *m)
     return &m->cfg;
 }
 
+const sw_backend *sw_model_backend(const sw_model *m)
+{
+    return m->be;
+}
+
 float *sw_model_params(sw_model *m)
 {
     return m->params;
@@ -236,6 +255,9 @@ size_t sw_model_num_params(const sw_model *m)
 
 void sw_model_init_params(sw_model *m, uint64_t seed)
 {
+    /* Drawn on the host in order, a block at a time, and copied to the backend's memory. */
+    enum { BLOCK = 4096 };
+    float host[BLOCK];
     sw_rng rng;
     sw_rng_seed(&rng, seed);
     const sw_model_config *cfg = &m->cfg;
@@ -248,19 +270,21 @@ void sw_model_init_params(sw_model *m, uint64_t seed)
         size_t n = ti.rows * ti.cols;
         const char *kind = strrchr(ti.name, '.');
         kind = kind ? kind + 1 : ti.name;
-        if (!strcmp(kind, "wte")) {
-            double sd = cfg->tie_embeddings ? 1.0 / sqrt(C) : 1.0;
-            for (size_t j = 0; j < n; j++)
-                p[j] = (float)(sd * sw_rng_normal(&rng));
-        } else if (!strcmp(kind, "wqkv") || !strcmp(kind, "wfc")) {
-            /* Uniform with standard deviation 1/sqrt(fan_in). */
-            double a = sqrt(3.0 / (double)ti.cols);
-            for (size_t j = 0; j < n; j++)
-                p[j] = (float)(a * (2.0 * sw_rng_uniform(&rng) - 1.0));
-        } else {
+        int normal = !strcmp(kind, "wte");
+        if (!normal && strcmp(kind, "wqkv") && strcmp(kind, "wfc")) {
             /* wo, wproj, lm_head start at zero: every block begins as the identity and the
              * first logits are uniform (loss ln V), as in nanochat. */
-            memset(p, 0, n * sizeof(float));
+            m->be->fill(p, n, 0.0f);
+            continue;
+        }
+        /* wte ~ N(0, sd^2); wqkv, wfc uniform with standard deviation 1/sqrt(fan_in). */
+        double sd = cfg->tie_embeddings ? 1.0 / sqrt(C) : 1.0, a = sqrt(3.0 / (double)ti.cols);
+        for (size_t j0 = 0; j0 < n; j0 += BLOCK) {
+            size_t len = n - j0 < BLOCK ? n - j0 : BLOCK;
+            for (size_t j = 0; j < len; j++)
+                host[j] = normal ? (float)(sd * sw_rng_normal(&rng))
+                                 : (float)(a * (2.0 * sw_rng_uniform(&rng) - 1.0));
+            m->be->copy_to_device(p + j0, host, len * sizeof(float));
         }
     }
 }
@@ -320,8 +344,8 @@ static int ensure_acts(sw_model *m, int B, int T, sw_kerror *err)
     size_t N = (size_t)B * T, total = layout_acts(m, NULL, B, T);
     m->act_mem = m->be->alloc(total * sizeof(float));
     m->layers = calloc((size_t)m->cfg.n_layer, sizeof *m->layers);
-    m->tokens = malloc(N * sizeof(int32_t));
-    m->targets = malloc(N * sizeof(int32_t));
+    m->tokens = m->be->alloc(N * sizeof(int32_t));
+    m->targets = m->be->alloc(N * sizeof(int32_t));
     if (!m->act_mem || !m->layers || !m->tokens || !m->targets) {
         free_acts(m);
         return sw_kerrorf(err, SW_K_ERUNTIME,
@@ -376,10 +400,10 @@ int sw_model_forward(sw_model *m, const int32_t *inputs, const int32_t *targets,
         return rc;
     const sw_backend *be = m->be;
     int C = cfg->n_embd, H = cfg->n_head, V = cfg->vocab_size, L = cfg->n_layer;
-    memcpy(m->tokens, inputs, N * sizeof(int32_t));
+    be->copy_to_device(m->tokens, inputs, N * sizeof(int32_t));
 
     /* The raw embedding is only needed to normalise it: borrow lnf as scratch. */
-    be->embed_forward(m->lnf, inputs, m->params, (int)N, C);
+    be->embed_forward(m->lnf, m->tokens, m->params, (int)N, C);
     be->rmsnorm_forward(m->layers[0].res, m->rstd0, m->lnf, (int)N, C);
 
     for (int l = 0; l < L; l++) {
@@ -393,28 +417,25 @@ int sw_model_forward(sw_model *m, const int32_t *inputs, const int32_t *targets,
         be->rope_qknorm_forward(a->qn, a->kn, a->rq, a->rk, a->qkv, m->rope_cos, m->rope_sin, B, T,
                                 C, H);
         be->attention_forward(a->atty, a->att, a->qn, a->kn, a->qkv + 2 * C, 3 * C, B, T, C, H);
-        memcpy(a->resmid, a->res, N * C * sizeof(float));
+        be->copy(a->resmid, a->res, N * C * sizeof(float));
         be->matmul_forward(a->resmid, a->atty, wo, (int)N, C, C, 1);
 
         be->rmsnorm_forward(a->ln2, a->rstd2, a->resmid, (int)N, C);
         be->matmul_forward(a->fch, a->ln2, wfc, (int)N, C, 4 * C, 0);
         be->relu2_forward(a->fca, a->fch, N * 4 * (size_t)C);
-        memcpy(out, a->resmid, N * C * sizeof(float));
+        be->copy(out, a->resmid, N * C * sizeof(float));
         be->matmul_forward(out, a->fca, wproj, (int)N, 4 * C, C, 1);
     }
     be->rmsnorm_forward(m->lnf, m->rstdf, m->res_final, (int)N, C);
     be->matmul_forward(m->logits, m->lnf, lm_head(m, m->params), (int)N, C, V, 0);
     m->have_targets = 0;
     if (!targets) {
-        if (cfg->softcap > 0.0f) { /* logits alone: apply the cap so callers see z */
-            float inv = 1.0f / cfg->softcap;
-            for (size_t i = 0; i < N * (size_t)V; i++)
-                m->logits[i] = cfg->softcap * tanhf(m->logits[i] * inv);
-        }
+        if (cfg->softcap > 0.0f) /* logits alone: apply the cap so callers see z */
+            be->softcap(m->logits, N * (size_t)V, cfg->softcap);
         return SW_K_OK;
     }
-    memcpy(m->targets, targets, N * sizeof(int32_t));
-    double total = be->xent_forward(m->logits, m->lse, targets, (int)N, V, cfg->softcap);
+    be->copy_to_device(m->targets, targets, N * sizeof(int32_t));
+    double total = be->xent_forward(m->logits, m->lse, m->targets, (int)N, V, cfg->softcap);
     if (loss)
         *loss = (float)(total / (double)N);
     m->have_targets = 1;
@@ -428,7 +449,7 @@ const float *sw_model_logits(const sw_model *m)
 
 void sw_model_zero_grad(sw_model *m)
 {
-    memset(m->grads, 0, m->n_params * sizeof(float));
+    m->be->fill(m->grads, m->n_params, 0.0f);
 }
 
 int sw_model_backward(sw_model *m, sw_kerror *err)
@@ -446,7 +467,7 @@ int sw_model_backward(sw_model *m, sw_kerror *err)
     be->xent_backward(m->logits, m->lse, m->targets, N, V, cfg->softcap, 1.0f / (float)N);
     be->matmul_backward(m->d_c1, lm_head(m, m->grads), m->logits, m->lnf, lm_head(m, m->params), N,
                         C, V);
-    memset(m->dres, 0, NC * sizeof(float));
+    be->fill(m->dres, NC, 0.0f);
     be->rmsnorm_backward(m->dres, m->d_c1, m->lnf, m->rstdf, N, C);
 
     for (int l = L - 1; l >= 0; l--) {
@@ -471,7 +492,7 @@ int sw_model_backward(sw_model *m, sw_kerror *err)
         be->rmsnorm_backward(m->dres, m->d_c1, a->ln1, a->rstd1, N, C);
     }
     /* Through the embedding norm into the (possibly tied) embedding table. */
-    memset(m->d_c1, 0, NC * sizeof(float));
+    be->fill(m->d_c1, NC, 0.0f);
     be->rmsnorm_backward(m->d_c1, m->dres, m->layers[0].res, m->rstd0, N, C);
     be->embed_backward(m->grads, m->d_c1, m->tokens, N, C);
     return SW_K_OK;

@@ -92,6 +92,9 @@ void sw_model_destroy(sw_model *m);
 /* The model's configuration (owned by the model). */
 const sw_model_config *sw_model_config_of(const sw_model *m);
 
+/* The backend the model's buffers live on (the one given to sw_model_create, or the CPU's). */
+const sw_backend *sw_model_backend(const sw_model *m);
+
 /* The parameter and gradient buffers, each sw_model_num_params floats, in the layout above.
  * Owned by the model; valid until sw_model_destroy. */
 float *sw_model_params(sw_model *m);

@@ -12,6 +12,7 @@ int sw_adamw_init(sw_adamw *opt, size_t n, const sw_adamw_config *cfg, const sw_
     opt->be = be;
     opt->n = n;
     opt->t = 0;
+    opt->muon = 0;
     opt->m = be->alloc(n * sizeof(float));
     opt->v = be->alloc(n * sizeof(float));
     if (!opt->m || !opt->v) {

@@ -25,6 +25,8 @@ typedef struct sw_adamw {
     float *m;  /* [n] first moment */
     float *v;  /* [n] second moment */
     int64_t t; /* steps taken (bias correction uses t after increment) */
+    int muon;  /* 0: AdamW moments everywhere; 1: Muon's state for the block matrices
+                  (kernels/muon.h; checkpoints record it) */
 } sw_adamw;
 
 /* Allocates zeroed moments for n parameters on backend be (NULL: CPU). SW_K_ERUNTIME when

@@ -33,6 +33,7 @@ void sw_train_options_default(sw_train_options *o)
     o->eval_batches = 20;
     o->print_every = 10;
     o->checkpoint_every = 0;
+    sw_muon_config_default(&o->muon_cfg, &o->model);
 }
 
 float sw_bits_per_byte(float loss_nats)
@@ -114,6 +115,7 @@ typedef struct run {
     sw_text text;
     sw_model *model;
     sw_adamw opt;
+    sw_muon muon;
     int32_t *in, *tg;
     FILE *log;
     char *ckpt_path;
@@ -123,6 +125,7 @@ static void run_free(run *r)
 {
     sw_text_free(&r->text);
     sw_model_destroy(r->model);
+    sw_muon_free(&r->muon);
     sw_adamw_free(&r->opt);
     free(r->in);
     free(r->tg);
@@ -173,13 +176,22 @@ int sw_train_run(const sw_train_options *o, sw_train_result *res, sw_kerror *err
                         o->data_path, r.text.n, B, T, bt + 1);
         goto out;
     }
-    if (!(r.model = sw_model_create(&o->model, NULL, err))) {
+    char why[256];
+    const sw_backend *be = sw_backend_by_name(o->backend ? o->backend : "cpu", why, sizeof why);
+    if (!be) {
+        rc = sw_kerrorf(err, SW_K_EINPUT, "--backend: %s", why);
+        goto out;
+    }
+    if (!(r.model = sw_model_create(&o->model, be, err))) {
         rc = err ? err->code : SW_K_ERUNTIME;
         goto out;
     }
     sw_model_init_params(r.model, o->seed);
     sw_adamw_config acfg = {o->lr, o->beta1, o->beta2, o->eps, o->weight_decay};
-    if ((rc = sw_adamw_init(&r.opt, sw_model_num_params(r.model), &acfg, NULL, err)) != SW_K_OK)
+    if ((rc = sw_adamw_init(&r.opt, sw_model_num_params(r.model), &acfg, be, err)) != SW_K_OK)
+        goto out;
+    if (o->muon &&
+        (rc = sw_muon_init(&r.muon, &o->model, &o->muon_cfg, &r.opt, be, err)) != SW_K_OK)
         goto out;
     r.in = malloc(bt * sizeof(int32_t));
     r.tg = malloc(bt * sizeof(int32_t));
@@ -227,9 +239,14 @@ int sw_train_run(const sw_train_options *o, sw_train_result *res, sw_kerror *err
         sw_model_zero_grad(r.model);
         if ((rc = sw_model_backward(r.model, err)) != SW_K_OK)
             goto out;
-        float gnorm = sw_clip_grad_norm(NULL, sw_model_grads(r.model), r.opt.n, o->grad_clip);
-        float lr = o->lr * sw_lr_multiplier(&sched, step);
-        sw_adamw_step(&r.opt, sw_model_params(r.model), sw_model_grads(r.model), lr);
+        float gnorm = sw_clip_grad_norm(be, sw_model_grads(r.model), r.opt.n, o->grad_clip);
+        float lr_mult = sw_lr_multiplier(&sched, step);
+        float lr = (o->muon ? o->muon_cfg.matrix_lr : o->lr) * lr_mult;
+        if (o->muon)
+            sw_muon_step(&r.muon, &r.opt, sw_model_params(r.model), sw_model_grads(r.model),
+                         lr_mult, step, o->steps);
+        else
+            sw_adamw_step(&r.opt, sw_model_params(r.model), sw_model_grads(r.model), lr);
         double dt = now_s() - t0;
         t_train += dt;
         st.step = step + 1;

@@ -11,6 +11,7 @@
 #include "kernels/data.h"
 #include "kernels/kerror.h"
 #include "kernels/model.h"
+#include "kernels/muon.h"
 
 typedef struct sw_train_options {
     sw_model_config model;      /* shape (from sw_model_preset, possibly adjusted) */
@@ -20,9 +21,14 @@ typedef struct sw_train_options {
                                    0: run to `steps` */
     int batch, seq_len;         /* B sequences of T tokens per step */
     int threads;                /* CPU threads (OpenMP and BLAS) */
-    float lr;                   /* peak learning rate */
+    const char *backend;        /* backend name for sw_backend_by_name; NULL: "cpu" */
+    int muon;                   /* 0: AdamW on every tensor (lr, beta1, beta2, eps,
+                                   weight_decay below); 1: Muon + AdamW as in nanochat, with
+                                   the rates and schedules of muon_cfg (kernels/muon.h) */
+    sw_muon_config muon_cfg;    /* used when muon = 1 */
+    float lr;                   /* AdamW peak learning rate */
     float beta1, beta2, eps;    /* AdamW */
-    float weight_decay;         /* decoupled decay */
+    float weight_decay;         /* AdamW decoupled decay */
     float grad_clip;            /* max global gradient norm; 0 disables */
     int64_t warmup_steps;       /* linear warm-up */
     float warmdown_frac;        /* fraction of steps in the final linear decay */
@@ -47,9 +53,11 @@ typedef struct sw_train_result {
     double train_s;      /* seconds spent in training steps */
 } sw_train_result;
 
-/* Defaults for the "small" preset on a text file: B=16, T=128, lr 3e-3 peak, AdamW
+/* Defaults for the "small" preset on a text file: B=16, T=128, AdamW lr 3e-3 peak
  * (0.9, 0.95, 1e-8), wd 0.0, clip 1.0, no warm-up, 40 % warm-down to 0, eval every 100
- * steps over 20 batches, 1 thread, seed 1337. data_path, steps are left for the caller. */
+ * steps over 20 batches, 1 thread, seed 1337, CPU backend; muon_cfg holds nanochat's values
+ * for "small" (call sw_muon_config_default again after changing the model). data_path, steps
+ * are left for the caller. */
 void sw_train_options_default(sw_train_options *o);
 
 /* Trains as described by o. Returns SW_K_EINPUT for bad options, data or checkpoint (message

@@ -2,10 +2,12 @@
 #include "kernels/train_cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/blas_info.h"
 #include "kernels/train.h"
 
 static void usage(FILE *out)
@@ -24,8 +26,20 @@ static void usage(FILE *out)
             "  --batch B              sequences per step (default 16)\n"
             "  --seq T                tokens per sequence (default 128, at most the context)\n"
             "  --threads K            CPU threads (default 1)\n"
-            "  --lr X                 peak learning rate (default 3e-3)\n"
-            "  --weight-decay X       decoupled AdamW weight decay (default 0)\n"
+            "  --backend NAME         cpu (default), or cuda where built with CUDA and a GPU\n"
+            "                         is visible\n"
+            "  --optimizer NAME       adamw (default: AdamW on every tensor) or muon (nanochat:\n"
+            "                         Muon for the block matrices, AdamW for embedding and\n"
+            "                         lm_head, momentum 0.85 -> 0.95 over 300 steps, weight decay\n"
+            "                         linear to 0; docs/kernels.md)\n"
+            "  --lr X                 AdamW peak learning rate (default 3e-3)\n"
+            "  --weight-decay X       adamw: decoupled weight decay (default 0); muon: Muon's\n"
+            "                         cautious decay at step 0 (default 0.2 * (12/layers)^2)\n"
+            "  --matrix-lr X          muon: Muon peak rate (default 0.02)\n"
+            "  --embedding-lr X       muon: AdamW peak rate of wte (default 0.3, times\n"
+            "                         (width/768)^-1/2)\n"
+            "  --unembedding-lr X     muon: AdamW peak rate of lm_head and of a tied wte\n"
+            "                         (default 0.004, times (width/768)^-1/2)\n"
             "  --clip X               max gradient norm, 0 = off (default 1)\n"
             "  --warmup N             warm-up steps (default 0)\n"
             "  --warmdown F           final fraction of steps with linear LR decay (default 0.4)\n"
@@ -39,6 +53,8 @@ static void usage(FILE *out)
             "                         rerun with the same --checkpoint to resume\n"
             "  --log FILE             CSV loss log: step,tokens,loss,bpb,ppl,lr,grad_norm,\n"
             "                         val_loss,val_bpb,tokens_per_s,elapsed_s\n"
+            "  --info                 print the compute set-up (the BLAS cblas_sgemm binds to,\n"
+            "                         OpenBLAS's configuration and core, CPU extensions), exit\n"
             "  -h, --help             this text\n"
             "\n"
             "Exit status: 0 success, 1 runtime failure, 2 usage or input error.\n");
@@ -75,10 +91,18 @@ int sw_train_main(int argc, char **argv)
     sw_train_options o;
     sw_train_options_default(&o);
     int have_steps = 0;
+    /* Muon's settings, applied after the loop so that they do not depend on where --preset
+     * stands (the defaults depend on the model's depth). NAN: not given. */
+    float muon_wd = NAN, matrix_lr = NAN, embedding_lr = NAN, unembedding_lr = NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--info")) {
+            char line[1024];
+            printf("%s\n", sw_compute_describe(line, sizeof line));
             return 0;
         }
         /* Every other option takes a value: "--flag VALUE" or "--flag=VALUE". */
@@ -128,7 +152,24 @@ int sw_train_main(int argc, char **argv)
         } else if (!strcmp(flag, "--lr")) {
             bad = parse_f(flag, val, &o.lr);
         } else if (!strcmp(flag, "--weight-decay")) {
-            bad = parse_f(flag, val, &o.weight_decay);
+            bad = parse_f(flag, val, &muon_wd) || !(muon_wd >= 0.0f);
+            o.weight_decay = muon_wd;
+        } else if (!strcmp(flag, "--backend")) {
+            o.backend = val;
+        } else if (!strcmp(flag, "--optimizer")) {
+            if (strcmp(val, "adamw") && strcmp(val, "muon")) {
+                fprintf(stderr, "spillway train: --optimizer: unknown '%s' (adamw, muon)\n", val);
+                return 2;
+            }
+            o.muon = !strcmp(val, "muon");
+        } else if (!strcmp(flag, "--matrix-lr")) {
+            bad = parse_f(flag, val, &matrix_lr) || !(matrix_lr > 0.0f && matrix_lr < 10.0f);
+        } else if (!strcmp(flag, "--embedding-lr")) {
+            bad =
+                parse_f(flag, val, &embedding_lr) || !(embedding_lr > 0.0f && embedding_lr < 10.0f);
+        } else if (!strcmp(flag, "--unembedding-lr")) {
+            bad = parse_f(flag, val, &unembedding_lr) ||
+                  !(unembedding_lr > 0.0f && unembedding_lr < 10.0f);
         } else if (!strcmp(flag, "--clip")) {
             bad = parse_f(flag, val, &o.grad_clip);
         } else if (!strcmp(flag, "--warmup")) {
@@ -172,16 +213,32 @@ int sw_train_main(int argc, char **argv)
                 !o.data_path ? "--data FILE" : "--steps N");
         return 2;
     }
+    sw_muon_config_default(&o.muon_cfg, &o.model);
+    if (!isnan(muon_wd))
+        o.muon_cfg.weight_decay = muon_wd;
+    if (!isnan(matrix_lr))
+        o.muon_cfg.matrix_lr = matrix_lr;
+    if (!isnan(embedding_lr))
+        o.muon_cfg.embedding_lr = embedding_lr;
+    if (!isnan(unembedding_lr))
+        o.muon_cfg.unembedding_lr = unembedding_lr;
     if (o.seq_len > o.model.max_seq_len) {
         fprintf(stderr, "spillway train: --seq: %d exceeds the context %d of preset %s\n",
                 o.seq_len, o.model.max_seq_len, o.model.name);
         return 2;
     }
     printf("spillway train: preset %s (%zu parameters, %.3g FLOP/token at T=%d), data %s, "
-           "%lld steps of %d x %d tokens, %d thread%s\n",
+           "%lld steps of %d x %d tokens, %d thread%s, backend %s, optimizer %s\n",
            o.model.name, sw_model_param_count(&o.model),
            sw_model_flops_per_token_at(&o.model, o.seq_len), o.seq_len, o.data_path,
-           (long long)o.steps, o.batch, o.seq_len, o.threads, o.threads == 1 ? "" : "s");
+           (long long)o.steps, o.batch, o.seq_len, o.threads, o.threads == 1 ? "" : "s",
+           o.backend ? o.backend : "cpu", o.muon ? "muon" : "adamw");
+    char compute[1024];
+    printf("%s\n", sw_compute_describe(compute, sizeof compute));
+    if (sw_blas_is_reference())
+        fprintf(stderr, "spillway train: warning: cblas_sgemm binds to a reference CBLAS; "
+                        "training runs about ten times slower than with OpenBLAS (link "
+                        "OpenBLAS ahead of GSL)\n");
     o.progress = stdout;
     sw_train_result res;
     sw_kerror err;

@@ -90,6 +90,8 @@ Test(scenario, defaults_of_a_minimal_file)
     cr_assert_eq(s.exec.time_compression, 60);
     cr_assert_eq(s.exec.threads, 1);
     cr_assert_str_eq(s.exec.preset, "small");
+    cr_assert_eq(s.exec.backend, SW_EXEC_BACKEND_CPU);
+    cr_assert_str_eq(sw_exec_backend_name(s.exec.backend), "cpu");
     cr_assert_eq(s.exec.provisioner, SW_PROVISIONER_LOCAL);
     cr_assert_eq(s.exec.batch, 4);
     cr_assert_eq(s.exec.seq, 64);
@@ -205,6 +207,8 @@ Test(scenario_errors, wrong_types)
               "t.yaml:3:7:", "key 'name': expected a non-empty string, got a mapping");
     parse_bad(MINIMAL "exec: {threads: 2.5}\n", NULL, 0,
               "t.yaml:3:17:", "key 'exec.threads': expected an integer >= 1, got \"2.5\"");
+    parse_bad(MINIMAL "exec: {backend: tpu}\n", NULL, 0,
+              "t.yaml:3:17:", "key 'exec.backend': expected one of cpu, cuda");
     parse_bad(MINIMAL "seed: -3\n", NULL, 0, "t.yaml:3:7:", "key 'seed': expected an integer");
     parse_bad(MINIMAL "seed: 99999999999999999999999\n", NULL, 0, "t.yaml:3:7:", "key 'seed'");
     parse_bad(MINIMAL "trace2: 1\n", NULL, 0, "t.yaml:3:1:", "unknown key");

@@ -84,6 +84,8 @@ Test(exec_cli, usage_errors_exit_2_naming_the_flag)
          "--provision-cmd"},
         {"agent --site a", "--coordinator"},
         {"agent --coordinator tcp://127.0.0.1:1", "--site"},
+        {"agent --coordinator tcp://127.0.0.1:1 --site a --backend tpu", "--backend"},
+        {"exec scenarios/local.yaml --set exec.backend=tpu -o /tmp/sw-never.h5", "exec.backend"},
         {"keygen", "-o"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
