@@ -1,6 +1,8 @@
 /* test_cuda_parity.c - the CUDA backend against its oracle, the CPU backend: loss, logits and
  * every gradient tensor of `tiny` and `small`, from the same (random, all nonzero) parameters
  * and batch, on the fp32 path ("cuda") and the bf16 path ("cuda-bf16"). Skips without a GPU.
+ * Built a second time against the CPU emulation of the CUDA kernels (SW_TEST_EMU,
+ * tests/kernels/test_cuda_emu/), where it runs on every machine.
  *
  * Tolerances (normwise relative error per tensor, ||gpu - cpu|| / ||cpu||):
  *   fp32: 1e-4. Both sides are fp32 with different summation orders (cuBLAS tiles, warp
@@ -10,8 +12,10 @@
  *         bf16 (8-bit significand, unit roundoff 2^-9 = 2e-3); a product's relative error is
  *         ~2u = 4e-3 for random-sign sums, and the backward pass chains about six products
  *         per layer plus the norms' amplification, giving an expected 1e-2 and a margin of
- *         5x. An indexing or scale bug would still be O(1). (Not yet run on a GPU: confirm
- *         the measured errors there and tighten.)
+ *         5x. An indexing or scale bug would still be O(1). Measured in the CPU emulation
+ *         (test_cuda_emu/, which rounds the products' inputs to bf16 as the tensor cores
+ *         do): logits 5-6e-3, worst gradient tensor 8-9e-3. Not yet run on a GPU: confirm
+ *         there (cuBLAS may also split K differently) and tighten.
  * Each configuration is run with a sequence longer than the head size and one not longer,
  * which exercise attention's two ways of finding its output in backward (cuda_attention.cu).
  */
@@ -108,6 +112,7 @@ static void run_case(const parity_case *pc, const char *backend, double tol_grad
 
 int main(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0);
     cuda_backend_or_skip("cuda");
     /* tiny: hd 8, so T=32 keeps y beside L in att and T=6 recomputes it; small: hd 64. */
     static const parity_case cases[] = {

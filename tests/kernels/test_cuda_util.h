@@ -10,6 +10,11 @@
 #include <stdlib.h>
 
 #include "kernels/backend.h"
+#ifdef SW_TEST_EMU
+#include <string.h>
+
+#include "kernels/cuda_backend.h"
+#endif
 
 #define SW_TEST_SKIP 77
 
@@ -29,7 +34,11 @@ static int g_failures = 0;
 static inline const sw_backend *cuda_backend_or_skip(const char *name)
 {
     char why[256] = "";
+#ifdef SW_TEST_EMU /* the CPU emulation of the CUDA backend (tests/kernels/test_cuda_emu/) */
+    const sw_backend *be = sw_backend_cuda(strcmp(name, "cuda-bf16") == 0, why, sizeof why);
+#else
     const sw_backend *be = sw_backend_by_name(name, why, sizeof why);
+#endif
     if (!be) {
         printf("SKIP: %s\n", why);
         exit(SW_TEST_SKIP);
