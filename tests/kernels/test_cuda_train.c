@@ -141,6 +141,7 @@ static void checkpoint_round_trip(const sw_backend *gpu, const sw_text *text)
 
 int main(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0);
     const sw_backend *gpu = cuda_backend_or_skip("cuda");
     sw_text text;
     sw_kerror err;

@@ -50,6 +50,7 @@ struct emu_block {
     std::vector<int> done;
     ucontext_t sched;
     unsigned cur;
+    std::vector<unsigned> block; /* linear block index each fiber is in */
     float exch[1024];
     std::vector<unsigned char> smem;
     void (*body)(void *);
@@ -67,6 +68,7 @@ __attribute__((noinline)) inline void emu_yield()
     if (!_setjmp(b->jb[me].buf))
         _longjmp(b->sched_jb, 1);
     threadIdx = dim3(me); /* the scheduler switched back to this fiber */
+    blockIdx = dim3(b->block[me] % gridDim.x, b->block[me] / gridDim.x);
 }
 
 /* Runs fiber t until its next synchronisation point or its end. */
@@ -74,6 +76,7 @@ __attribute__((noinline)) inline void emu_resume(emu_block *b, unsigned t)
 {
     b->cur = t;
     threadIdx = dim3(t);
+    blockIdx = dim3(b->block[t] % gridDim.x, b->block[t] / gridDim.x);
     if (!_setjmp(b->sched_jb)) {
         if (!b->started[t]) {
             b->started[t] = 1;
@@ -112,11 +115,19 @@ inline int min(int a, int b)
     return a < b ? a : b;
 }
 
+/* A fiber runs its thread of every block in turn, meeting the others at each block's end. */
 inline void emu_fiber_entry()
 {
     emu_block *b = g_emu;
-    b->body(b->arg);
-    b->done[b->cur] = 1;
+    unsigned me = b->cur, nblocks = gridDim.x * gridDim.y;
+    for (unsigned k = 0; k < nblocks; k++) {
+        b->block[me] = k;
+        blockIdx = dim3(k % gridDim.x, k / gridDim.x);
+        threadIdx = dim3(me);
+        b->body(b->arg);
+        emu_yield();
+    }
+    b->done[me] = 1;
     _longjmp(b->sched_jb, 1);
 }
 
@@ -148,23 +159,20 @@ template <class F> struct emu_launcher {
         eb.body = [](void *c) { (*(decltype(call) *)c)(); };
         eb.arg = &call;
         g_emu = &eb;
-        for (unsigned by = 0; by < grid.y; by++)
-            for (unsigned bx = 0; bx < grid.x; bx++) {
-                blockIdx = dim3(bx, by);
-                eb.done.assign(n, 0);
-                eb.started.assign(n, 0);
-                for (unsigned t = 0; t < n; t++)
-                    emu_make_fiber(&eb.ctx[t], &eb.stack[t]);
-                for (unsigned live = n; live > 0;) {
-                    live = 0;
-                    for (unsigned t = 0; t < n; t++) {
-                        if (eb.done[t])
-                            continue;
-                        emu_resume(&eb, t);
-                        live += !eb.done[t];
-                    }
-                }
+        eb.done.assign(n, 0);
+        eb.started.assign(n, 0);
+        eb.block.assign(n, 0);
+        for (unsigned t = 0; t < n; t++)
+            emu_make_fiber(&eb.ctx[t], &eb.stack[t]);
+        for (unsigned live = n; live > 0;) {
+            live = 0;
+            for (unsigned t = 0; t < n; t++) {
+                if (eb.done[t])
+                    continue;
+                emu_resume(&eb, t);
+                live += !eb.done[t];
             }
+        }
         g_emu = NULL;
     }
 };
