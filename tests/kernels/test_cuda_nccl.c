@@ -109,14 +109,25 @@ static void dp_matches_single(int n)
     size_t np = sw_model_num_params(sw_dp_model(dp, 0));
     float *a = malloc(np * sizeof(float)), *b = malloc(np * sizeof(float));
     const sw_backend *be = cuda_backend_or_skip("cuda");
+    /* The averaged (and clipped) gradients: fp32 parity. */
+    be->copy_to_host(a, sw_model_grads(sw_dp_model(dp, 0)), np * sizeof(float));
+    be->copy_to_host(b, sw_model_grads(sw_dp_model(one, 0)), np * sizeof(float));
+    double dg = rel_diff(a, b, np);
+    /* The parameters: AdamW's first step moves each by lr * g / (|g| + eps), a step function
+     * of g near 0, so a gradient differing in its last bits can move a parameter by up to lr
+     * the other way; bound each difference by 2 lr instead of a relative tolerance. */
     be->copy_to_host(a, sw_model_params(sw_dp_model(dp, 0)), np * sizeof(float));
     be->copy_to_host(b, sw_model_params(sw_dp_model(one, 0)), np * sizeof(float));
-    double d = rel_diff(a, b, np);
-    printf("dp: %d GPUs loss %.6f grad norm %.6f; 1 GPU loss %.6f grad norm %.6f; params %.2e\n", n,
-           (double)l1, (double)g1, (double)l2, (double)g2, d);
+    double worst = 0.0;
+    for (size_t i = 0; i < np; i++)
+        worst = fmax(worst, fabs((double)a[i] - b[i]));
+    printf("dp: %d GPUs loss %.6f grad norm %.6f; 1 GPU loss %.6f grad norm %.6f; gradients "
+           "%.2e, largest parameter difference %.2e\n",
+           n, (double)l1, (double)g1, (double)l2, (double)g2, dg, worst);
     CHECK(fabs((double)l1 - l2) < 1e-5 * fabs((double)l2), "loss %.7f vs %.7f", (double)l1,
           (double)l2);
-    CHECK(d < 1e-5, "parameters after one step differ by %.3e", d);
+    CHECK(dg < 1e-5, "averaged gradients differ by %.3e", dg);
+    CHECK(worst <= 2e-3, "a parameter differs by %.3e after one step (bound 2 lr)", worst);
     for (int r = 1; r < n; r++) { /* replicas stay identical */
         be->copy_to_host(b, sw_model_params(sw_dp_model(dp, r)), np * sizeof(float));
         CHECK(memcmp(a, b, np * sizeof(float)) == 0, "rank %d differs from rank 0", r);

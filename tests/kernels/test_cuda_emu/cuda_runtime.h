@@ -46,7 +46,7 @@ struct emu_block {
     std::vector<jump> jb; /* later switches: _setjmp/_longjmp, no signal-mask syscall */
     std::vector<int> started;
     jmp_buf sched_jb;
-    std::vector<std::vector<char>> stack;
+    char *stacks; /* n fiber stacks of EMU_STACK bytes, kept from launch to launch */
     std::vector<int> done;
     ucontext_t sched;
     unsigned cur;
@@ -131,11 +131,22 @@ inline void emu_fiber_entry()
     _longjmp(b->sched_jb, 1);
 }
 
-__attribute__((noinline)) inline void emu_make_fiber(ucontext_t *c, std::vector<char> *stack)
+enum { EMU_STACK = 64 * 1024 };
+
+/* Stacks for n fibers, allocated once (and grown) rather than per launch. */
+inline char *emu_stacks(unsigned n)
+{
+    static std::vector<char> pool;
+    if (pool.size() < (size_t)n * EMU_STACK)
+        pool.resize((size_t)n * EMU_STACK);
+    return pool.data();
+}
+
+__attribute__((noinline)) inline void emu_make_fiber(ucontext_t *c, char *stack)
 {
     getcontext(c);
-    c->uc_stack.ss_sp = stack->data();
-    c->uc_stack.ss_size = stack->size();
+    c->uc_stack.ss_sp = stack;
+    c->uc_stack.ss_size = EMU_STACK;
     c->uc_link = NULL;
     makecontext(c, emu_fiber_entry, 0);
 }
@@ -154,7 +165,7 @@ template <class F> struct emu_launcher {
         eb.smem.assign(smem + 16, 0);
         eb.ctx.resize(n);
         eb.jb.resize(n);
-        eb.stack.assign(n, std::vector<char>(64 * 1024));
+        eb.stacks = emu_stacks(n);
         auto call = [&]() { f(args...); };
         eb.body = [](void *c) { (*(decltype(call) *)c)(); };
         eb.arg = &call;
@@ -163,7 +174,7 @@ template <class F> struct emu_launcher {
         eb.started.assign(n, 0);
         eb.block.assign(n, 0);
         for (unsigned t = 0; t < n; t++)
-            emu_make_fiber(&eb.ctx[t], &eb.stack[t]);
+            emu_make_fiber(&eb.ctx[t], eb.stacks + (size_t)t * EMU_STACK);
         for (unsigned live = n; live > 0;) {
             live = 0;
             for (unsigned t = 0; t < n; t++) {
