@@ -120,8 +120,11 @@ C
   export SW_GEMM=own
   log "build: no OpenBLAS: cblas shim, SW_GEMM=own"
 fi
-CFLAGS="-std=c11 -O2 -g -fopenmp -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -DSW_VERSION=\"gpu-check\" -DSW_HAVE_CUDA=1 -I$ROOT -I$CUDA/include $BLAS_INC"
-NVFLAGS="-std=c++17 -O2 -g -arch=sm_$ARCH -Werror all-warnings -Xcompiler=-Wall,-Wextra,-Werror -D_POSIX_C_SOURCE=200809L -I$ROOT $NCCL_DEF $NCCL_INC"
+# cuBLAS headers: the toolkit's, else those of PyTorch's CUDA 13 wheels.
+CUDA_INC="-I$CUDA/include"
+[ -e "$CUDA/include/cublas_v2.h" ] || CUDA_INC="$CUDA_INC -I$SITE/nvidia/cu13/include -I$SITE/nvidia/cublas/include"
+CFLAGS="-std=c11 -O2 -g -fopenmp -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -DSW_HAVE_CUDA=1 -I$ROOT $CUDA_INC $BLAS_INC"
+NVFLAGS="-std=c++17 -O2 -g -arch=sm_$ARCH -Werror all-warnings -Xcompiler=-Wall,-Wextra,-Werror -D_POSIX_C_SOURCE=200809L -I$ROOT $CUDA_INC $NCCL_DEF $NCCL_INC"
 {
   echo "CFLAGS=$CFLAGS"
   echo "NVFLAGS=$NVFLAGS"
