@@ -34,8 +34,8 @@ static __device__ __forceinline__ float quad_sum(float s)
 
 /* Loads rows r0 .. r0+TILE-1 (those < T) of one head of a [B·T, stride] array into sh[TILE·hd];
  * rows past T become zeros. */
-static __device__ __forceinline__ void load_tile(float *sh, const float *src, int stride,
-                                                 int r0, int T, int hd)
+static __device__ __forceinline__ void load_tile(float *sh, const float *src, int stride, int r0,
+                                                 int T, int hd)
 {
     for (int idx = threadIdx.x; idx < TILE * hd; idx += blockDim.x) {
         int rr = idx / hd, d = idx % hd, r = r0 + rr;
@@ -126,8 +126,8 @@ __global__ static void __launch_bounds__(THREADS)
 }
 
 /* D[bh·T + i] = dy_i · y_i over the head's dims; one warp per (b, i, h). */
-__global__ static void rowdot_kernel(float *D, const float *dy, const float *y, int B, int T,
-                                     int C, int H)
+__global__ static void rowdot_kernel(float *D, const float *dy, const float *y, int B, int T, int C,
+                                     int H)
 {
     int w = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (w >= B * T * H)
@@ -147,8 +147,8 @@ __global__ static void rowdot_kernel(float *D, const float *dy, const float *y, 
 template <int DPT>
 __global__ static void __launch_bounds__(THREADS)
     flash_dkdv_kernel(float *dk, float *dv, int v_stride, const float *dy, const float *lse,
-                      const float *D, const float *q, const float *k, const float *v, int T,
-                      int C, int H, float scale)
+                      const float *D, const float *q, const float *k, const float *v, int T, int C,
+                      int H, float scale)
 {
     extern __shared__ float sh[];
     int hd = C / H, bh = blockIdx.y, b = bh / H, h = bh % H;
@@ -217,8 +217,7 @@ __global__ static void __launch_bounds__(THREADS)
 template <int DPT>
 __global__ static void __launch_bounds__(THREADS)
     flash_dq_kernel(float *dq, const float *dy, const float *lse, const float *D, const float *q,
-                    const float *k, const float *v, int v_stride, int T, int C, int H,
-                    float scale)
+                    const float *k, const float *v, int v_stride, int T, int C, int H, float scale)
 {
     extern __shared__ float sh[];
     int hd = C / H, bh = blockIdx.y, b = bh / H, h = bh % H;
@@ -334,8 +333,8 @@ void sw_cuda_attention_forward(float *y, float *att, const float *qn, const floa
 }
 
 void sw_cuda_attention_backward(float *dqn, float *dkn, float *dv, int v_stride, const float *dy,
-                                const float *att, const float *qn, const float *kn,
-                                const float *v, int B, int T, int C, int H)
+                                const float *att, const float *qn, const float *kn, const float *v,
+                                int B, int T, int C, int H)
 {
     sw_cuda_ctx *ctx = sw_cuda_ctx_cur();
     int hd = C / H, dpt = dpt_for(hd);
@@ -357,8 +356,8 @@ void sw_cuda_attention_backward(float *dqn, float *dkn, float *dv, int v_stride,
     dim3 grid((unsigned)((T + ROWS - 1) / ROWS), (unsigned)(B * H));
     float scale = 1.0f / sqrtf((float)hd);
     size_t smem_kv = (2 * TILE * (size_t)hd + 2 * TILE) * sizeof(float);
-    SW_DISPATCH_DPT(dpt, flash_dkdv_kernel, grid, smem_kv, ctx->stream, dkn, dv, v_stride, dy,
-                    lse, D, qn, kn, v, T, C, H, scale);
+    SW_DISPATCH_DPT(dpt, flash_dkdv_kernel, grid, smem_kv, ctx->stream, dkn, dv, v_stride, dy, lse,
+                    D, qn, kn, v, T, C, H, scale);
     size_t smem_q = 2 * TILE * (size_t)hd * sizeof(float);
     SW_DISPATCH_DPT(dpt, flash_dq_kernel, grid, smem_q, ctx->stream, dqn, dy, lse, D, qn, kn, v,
                     v_stride, T, C, H, scale);

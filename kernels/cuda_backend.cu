@@ -236,8 +236,8 @@ static void cuda_fill(float *x, size_t n, float value)
 }
 
 /* out[n, c] = wte[tok[n], c]. */
-__global__ static void embed_forward_kernel(float *out, const int32_t *tok, const float *wte,
-                                            int N, int C)
+__global__ static void embed_forward_kernel(float *out, const int32_t *tok, const float *wte, int N,
+                                            int C)
 {
     size_t total = (size_t)N * C;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
@@ -251,8 +251,8 @@ static void cuda_embed_forward(float *out, const int32_t *tokens, const float *w
 {
     sw_cuda_ctx *ctx = sw_cuda_ctx_cur();
     const int32_t *tok = sw_cuda_stage_tokens(ctx, tokens, N);
-    embed_forward_kernel<<<sw_cuda_blocks((size_t)N * C, 256), 256, 0, ctx->stream>>>(out, tok,
-                                                                                      wte, N, C);
+    embed_forward_kernel<<<sw_cuda_blocks((size_t)N * C, 256), 256, 0, ctx->stream>>>(out, tok, wte,
+                                                                                      N, C);
     sw_cuda_op_end(ctx);
 }
 
@@ -267,13 +267,12 @@ __global__ static void embed_backward_kernel(float *dwte, const float *dout, con
     }
 }
 
-static void cuda_embed_backward(float *dwte, const float *dout, const int32_t *tokens, int N,
-                                int C)
+static void cuda_embed_backward(float *dwte, const float *dout, const int32_t *tokens, int N, int C)
 {
     sw_cuda_ctx *ctx = sw_cuda_ctx_cur();
     const int32_t *tok = sw_cuda_stage_tokens(ctx, tokens, N);
-    embed_backward_kernel<<<sw_cuda_blocks((size_t)N * C, 256), 256, 0, ctx->stream>>>(
-        dwte, dout, tok, N, C);
+    embed_backward_kernel<<<sw_cuda_blocks((size_t)N * C, 256), 256, 0, ctx->stream>>>(dwte, dout,
+                                                                                       tok, N, C);
     sw_cuda_op_end(ctx);
 }
 
@@ -351,8 +350,8 @@ static double cuda_sum_squares(const float *x, size_t n)
     double *host = (double *)sw_cuda_host_red(ctx, SUMSQ_BLOCKS * sizeof(double));
     sum_squares_kernel<<<SUMSQ_BLOCKS, SUMSQ_THREADS, 0, ctx->stream>>>(part, x, n);
     SW_CUDA_CHECK(cudaGetLastError());
-    SW_CUDA_CHECK(cudaMemcpyAsync(host, part, SUMSQ_BLOCKS * sizeof(double),
-                                  cudaMemcpyDeviceToHost, ctx->stream));
+    SW_CUDA_CHECK(cudaMemcpyAsync(host, part, SUMSQ_BLOCKS * sizeof(double), cudaMemcpyDeviceToHost,
+                                  ctx->stream));
     SW_CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
     double s = 0.0;
     for (int b = 0; b < SUMSQ_BLOCKS; b++)

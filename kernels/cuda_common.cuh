@@ -18,11 +18,11 @@ struct sw_cuda_ctx {
     int device;
     cudaStream_t stream;
     cublasHandle_t blas;
-    int32_t *tok;     /* device scratch for token ids staged from the host */
-    size_t tok_cap;   /* its capacity in ids */
-    void *scratch;    /* device scratch for reductions and attention's row statistics */
+    int32_t *tok;   /* device scratch for token ids staged from the host */
+    size_t tok_cap; /* its capacity in ids */
+    void *scratch;  /* device scratch for reductions and attention's row statistics */
     size_t scratch_cap;
-    void *host_red;   /* pinned host buffer for reduction partials */
+    void *host_red; /* pinned host buffer for reduction partials */
     size_t host_red_cap;
 };
 
@@ -80,18 +80,17 @@ void sw_cuda_rmsnorm_forward(float *out, float *rstd, const float *x, int N, int
 void sw_cuda_rmsnorm_backward(float *dx, const float *dout, const float *out, const float *rstd,
                               int N, int C);
 void sw_cuda_rope_qknorm_forward(float *qn, float *kn, float *rstd_q, float *rstd_k,
-                                 const float *qkv, const float *cos, const float *sin, int B,
-                                 int T, int C, int H);
-void sw_cuda_rope_qknorm_backward(float *dqkv, const float *dqn, const float *dkn,
-                                  const float *qn, const float *kn, const float *rstd_q,
-                                  const float *rstd_k, const float *cos, const float *sin, int B,
-                                  int T, int C, int H);
+                                 const float *qkv, const float *cos, const float *sin, int B, int T,
+                                 int C, int H);
+void sw_cuda_rope_qknorm_backward(float *dqkv, const float *dqn, const float *dkn, const float *qn,
+                                  const float *kn, const float *rstd_q, const float *rstd_k,
+                                  const float *cos, const float *sin, int B, int T, int C, int H);
 /* cuda_attention.cu */
 void sw_cuda_attention_forward(float *y, float *att, const float *qn, const float *kn,
                                const float *v, int v_stride, int B, int T, int C, int H);
 void sw_cuda_attention_backward(float *dqn, float *dkn, float *dv, int v_stride, const float *dy,
-                                const float *att, const float *qn, const float *kn,
-                                const float *v, int B, int T, int C, int H);
+                                const float *att, const float *qn, const float *kn, const float *v,
+                                int B, int T, int C, int H);
 /* cuda_xent.cu */
 double sw_cuda_xent_forward(float *logits, float *lse, const int32_t *targets, int N, int V,
                             float softcap);

@@ -13,9 +13,9 @@
  */
 #include "kernels/cuda_common.cuh"
 
-static void gemm(cublasComputeType_t ct, cublasOperation_t ta, cublasOperation_t tb, int m,
-                 int n, int k, const float *A, int lda, const float *Bm, int ldb, float beta,
-                 float *C, int ldc)
+static void gemm(cublasComputeType_t ct, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+                 int k, const float *A, int lda, const float *Bm, int ldb, float beta, float *C,
+                 int ldc)
 {
     sw_cuda_ctx *ctx = sw_cuda_ctx_cur();
     const float alpha = 1.0f;

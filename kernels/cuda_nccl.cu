@@ -55,9 +55,8 @@ extern "C" int sw_nccl_allreduce_mean(sw_nccl *c, int rank, float *buf, size_t n
      * today they run back to back after the backward pass). */
     for (size_t off = 0; off < n; off += bucket_floats) {
         size_t len = n - off < bucket_floats ? n - off : bucket_floats;
-        ncclResult_t r =
-            ncclAllReduce(buf + off, buf + off, len, ncclFloat32, ncclAvg, c->comms[rank],
-                          ctx->stream);
+        ncclResult_t r = ncclAllReduce(buf + off, buf + off, len, ncclFloat32, ncclAvg,
+                                       c->comms[rank], ctx->stream);
         if (r != ncclSuccess) {
             snprintf(err, errlen, "ncclAllReduce (rank %d, %zu floats): %s", rank, len,
                      ncclGetErrorString(r));

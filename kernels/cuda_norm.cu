@@ -14,8 +14,7 @@ static __device__ __forceinline__ float warp_sum(float s)
 
 enum { WARPS_PER_BLOCK = 8 };
 
-__global__ static void rmsnorm_forward_kernel(float *out, float *rstd, const float *x, int N,
-                                              int C)
+__global__ static void rmsnorm_forward_kernel(float *out, float *rstd, const float *x, int N, int C)
 {
     int row = blockIdx.x * WARPS_PER_BLOCK + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N)
@@ -71,9 +70,8 @@ void sw_cuda_rmsnorm_backward(float *dx, const float *dout, const float *out, co
 /* One warp per (row n, head h, q or k): rotate the pairs (x[i], x[i + hd/2]) by the table row
  * of position n % T, then RMS-normalise the head vector. */
 __global__ static void rope_qknorm_forward_kernel(float *qn, float *kn, float *rstd_q,
-                                                  float *rstd_k, const float *qkv,
-                                                  const float *cos, const float *sin, int N,
-                                                  int T, int C, int H)
+                                                  float *rstd_k, const float *qkv, const float *cos,
+                                                  const float *sin, int N, int T, int C, int H)
 {
     int w = blockIdx.x * WARPS_PER_BLOCK + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (w >= 2 * N * H)
@@ -101,23 +99,23 @@ __global__ static void rope_qknorm_forward_kernel(float *qn, float *kn, float *r
 }
 
 void sw_cuda_rope_qknorm_forward(float *qn, float *kn, float *rstd_q, float *rstd_k,
-                                 const float *qkv, const float *cos, const float *sin, int B,
-                                 int T, int C, int H)
+                                 const float *qkv, const float *cos, const float *sin, int B, int T,
+                                 int C, int H)
 {
     sw_cuda_ctx *ctx = sw_cuda_ctx_cur();
     int N = B * T;
     rope_qknorm_forward_kernel<<<sw_cuda_blocks((size_t)2 * N * H, WARPS_PER_BLOCK),
-                                 WARPS_PER_BLOCK * 32, 0, ctx->stream>>>(
-        qn, kn, rstd_q, rstd_k, qkv, cos, sin, N, T, C, H);
+                                 WARPS_PER_BLOCK * 32, 0, ctx->stream>>>(qn, kn, rstd_q, rstd_k,
+                                                                         qkv, cos, sin, N, T, C, H);
     sw_cuda_op_end(ctx);
 }
 
 /* Through the norm (g = r (dy - y mean(dy y))), then the transposed rotation. */
-__global__ static void rope_qknorm_backward_kernel(float *dqkv, const float *dqn,
-                                                   const float *dkn, const float *qn,
-                                                   const float *kn, const float *rstd_q,
-                                                   const float *rstd_k, const float *cos,
-                                                   const float *sin, int N, int T, int C, int H)
+__global__ static void rope_qknorm_backward_kernel(float *dqkv, const float *dqn, const float *dkn,
+                                                   const float *qn, const float *kn,
+                                                   const float *rstd_q, const float *rstd_k,
+                                                   const float *cos, const float *sin, int N, int T,
+                                                   int C, int H)
 {
     int w = blockIdx.x * WARPS_PER_BLOCK + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (w >= 2 * N * H)
@@ -142,10 +140,9 @@ __global__ static void rope_qknorm_backward_kernel(float *dqkv, const float *dqn
     }
 }
 
-void sw_cuda_rope_qknorm_backward(float *dqkv, const float *dqn, const float *dkn,
-                                  const float *qn, const float *kn, const float *rstd_q,
-                                  const float *rstd_k, const float *cos, const float *sin, int B,
-                                  int T, int C, int H)
+void sw_cuda_rope_qknorm_backward(float *dqkv, const float *dqn, const float *dkn, const float *qn,
+                                  const float *kn, const float *rstd_q, const float *rstd_k,
+                                  const float *cos, const float *sin, int B, int T, int C, int H)
 {
     sw_cuda_ctx *ctx = sw_cuda_ctx_cur();
     int N = B * T;

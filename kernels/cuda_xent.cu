@@ -69,11 +69,10 @@ double sw_cuda_xent_forward(float *logits, float *lse, const int32_t *targets, i
     const int32_t *tg = sw_cuda_stage_tokens(ctx, targets, N);
     double *rowloss = (double *)sw_cuda_scratch(ctx, (size_t)N * sizeof(double));
     double *host = (double *)sw_cuda_host_red(ctx, (size_t)N * sizeof(double));
-    xent_forward_kernel<<<N, XENT_THREADS, 0, ctx->stream>>>(logits, lse, rowloss, tg, V,
-                                                             softcap);
+    xent_forward_kernel<<<N, XENT_THREADS, 0, ctx->stream>>>(logits, lse, rowloss, tg, V, softcap);
     SW_CUDA_CHECK(cudaGetLastError());
-    SW_CUDA_CHECK(cudaMemcpyAsync(host, rowloss, (size_t)N * sizeof(double),
-                                  cudaMemcpyDeviceToHost, ctx->stream));
+    SW_CUDA_CHECK(cudaMemcpyAsync(host, rowloss, (size_t)N * sizeof(double), cudaMemcpyDeviceToHost,
+                                  ctx->stream));
     SW_CUDA_CHECK(cudaStreamSynchronize(ctx->stream));
     double total = 0.0;
     for (int n = 0; n < N; n++)
@@ -82,9 +81,8 @@ double sw_cuda_xent_forward(float *logits, float *lse, const int32_t *targets, i
 }
 
 /* z_j -> scale · (softmax(z)_j - [j == t]) · (1 - (z_j / cap)^2) */
-__global__ static void xent_backward_kernel(float *logits, const float *lse,
-                                            const int32_t *targets, int V, float softcap,
-                                            float scale)
+__global__ static void xent_backward_kernel(float *logits, const float *lse, const int32_t *targets,
+                                            int V, float softcap, float scale)
 {
     int n = blockIdx.x, t = targets[n];
     float *z = logits + (size_t)n * V;
@@ -108,7 +106,6 @@ void sw_cuda_xent_backward(float *logits, const float *lse, const int32_t *targe
 {
     sw_cuda_ctx *ctx = sw_cuda_ctx_cur();
     const int32_t *tg = sw_cuda_stage_tokens(ctx, targets, N);
-    xent_backward_kernel<<<N, XENT_THREADS, 0, ctx->stream>>>(logits, lse, tg, V, softcap,
-                                                              scale);
+    xent_backward_kernel<<<N, XENT_THREADS, 0, ctx->stream>>>(logits, lse, tg, V, softcap, scale);
     sw_cuda_op_end(ctx);
 }

@@ -3,9 +3,10 @@
  * backend's kernels are checked against the CPU backend on a machine without a GPU
  * (tests/kernels/test_cuda_emu_parity). Each launch runs its blocks one after another, the
  * threads of a block as fibers that switch at every __syncthreads and warp shuffle (see
- * emu_block), so indexing, masking, tiling and reduction order are exercised as written. It cannot say anything about speed, the memory model of a real GPU, or races
- * between blocks. translate.py turns `k<<<g, b, s, st>>>(...)` into `emu_launch(g, b, s, st,
- * k)(...)` and the dynamic shared-memory declaration into EMU_DYN_SMEM. */
+ * emu_block), so indexing, masking, tiling and reduction order are exercised as written. It cannot
+ * say anything about speed, the memory model of a real GPU, or races between blocks. translate.py
+ * turns `k<<<g, b, s, st>>>(...)` into `emu_launch(g, b, s, st, k)(...)` and the dynamic
+ * shared-memory declaration into EMU_DYN_SMEM. */
 #ifndef SW_EMU_CUDA_RUNTIME_H
 #define SW_EMU_CUDA_RUNTIME_H
 
@@ -29,7 +30,9 @@
 
 struct dim3 {
     unsigned x, y, z;
-    dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+    dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_)
+    {
+    }
 };
 
 inline dim3 threadIdx, blockIdx, blockDim, gridDim;
