@@ -26,7 +26,7 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(n)
-#define __shared__ static
+#define __shared__ static thread_local /* each rank thread runs its own launches */
 
 struct dim3 {
     unsigned x, y, z;
@@ -35,7 +35,7 @@ struct dim3 {
     }
 };
 
-inline dim3 threadIdx, blockIdx, blockDim, gridDim;
+inline thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
 
 /* The threads of a block are fibers (ucontext) run round-robin on the calling thread: each
  * runs until its next synchronisation point (a barrier, or either half of a warp shuffle) or
@@ -59,7 +59,7 @@ struct emu_block {
     void (*body)(void *);
     void *arg;
 };
-inline emu_block *g_emu;
+inline thread_local emu_block *g_emu;
 
 #define EMU_DYN_SMEM(type, name) type *name = (type *)g_emu->smem.data()
 
@@ -139,7 +139,7 @@ enum { EMU_STACK = 64 * 1024 };
 /* Stacks for n fibers, allocated once (and grown) rather than per launch. */
 inline char *emu_stacks(unsigned n)
 {
-    static std::vector<char> pool;
+    static thread_local std::vector<char> pool;
     if (pool.size() < (size_t)n * EMU_STACK)
         pool.resize((size_t)n * EMU_STACK);
     return pool.data();
@@ -224,14 +224,18 @@ inline cudaError_t cudaGetLastError(void)
 {
     return cudaSuccess;
 }
+/* SW_EMU_DEVICES (default 1) emulated devices, all of them the host's memory. */
 inline cudaError_t cudaGetDeviceCount(int *n)
 {
-    *n = 1;
+    const char *e = getenv("SW_EMU_DEVICES");
+    *n = e && atoi(e) > 0 ? atoi(e) : 1;
     return cudaSuccess;
 }
 inline cudaError_t cudaSetDevice(int d)
 {
-    return d == 0 ? cudaSuccess : 101;
+    int n;
+    cudaGetDeviceCount(&n);
+    return d >= 0 && d < n ? cudaSuccess : 101;
 }
 inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned f)
 {

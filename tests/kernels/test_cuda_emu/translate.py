@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """translate.py IN.cu OUT.cpp RENAMES.h - turns a CUDA source of kernels/ into C++ for the CPU
 emulation (cuda_runtime.h here): kernel launches become emu_launch calls and the dynamic
-shared-memory declaration becomes EMU_DYN_SMEM. With RENAMES.h as the only argument after
---renames SOURCES..., writes #defines giving every sw_cuda_*/sw_nccl_*/sw_backend_cuda symbol
-an emu_ prefix, so the emulated backend links beside the real one."""
+shared-memory declaration becomes EMU_DYN_SMEM. With --renames RENAMES.h SOURCES..., writes
+#defines giving every sw_cuda_*/sw_nccl_*/sw_dp_*/sw_backend_cuda name an emu_ prefix, so the
+emulated backend (and cuda_dp.c built on it) links beside the real one."""
 import re
 import sys
 
-SYM = re.compile(r"\b(sw_cuda_\w+|sw_nccl\w*|sw_backend_cuda)\b")
+SYM = re.compile(r"\b(sw_cuda_\w+|sw_nccl\w*|sw_backend_cuda|sw_dp\w*)\b")
 
 if sys.argv[1] == "--renames":
     names = set()
