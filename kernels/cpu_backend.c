@@ -236,12 +236,3 @@ const sw_backend *sw_backend_cpu(void)
 {
     return &cpu_backend;
 }
-
-const sw_backend *sw_backend_by_name(const char *name, char *err, size_t errlen)
-{
-    if (name == NULL || strcmp(name, "cpu") == 0)
-        return &cpu_backend;
-    if (err != NULL && errlen > 0)
-        snprintf(err, errlen, "unknown backend '%s' (this build has: cpu)", name);
-    return NULL;
-}

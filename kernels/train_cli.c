@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/blas_info.h"
+#include "kernels/cuda_dp.h"
 #include "kernels/train.h"
 
 static void usage(FILE *out)
@@ -55,6 +56,8 @@ static void usage(FILE *out)
             "                         val_loss,val_bpb,tokens_per_s,elapsed_s\n"
             "  --info                 print the compute set-up (the BLAS cblas_sgemm binds to,\n"
             "                         OpenBLAS's configuration and core, CPU extensions), exit\n"
+            "  --gpus LIST            data-parallel on these CUDA GPUs (e.g. 0,1,2,3), --batch\n"
+            "                         sequences each, gradients averaged with NCCL\n"
             "  -h, --help             this text\n"
             "\n"
             "Exit status: 0 success, 1 runtime failure, 2 usage or input error.\n");
@@ -86,6 +89,24 @@ static int parse_f(const char *flag, const char *s, float *out)
     return 0;
 }
 
+/* "0,1,3" -> gpus[] (at most max); returns the count, or -1 for a malformed list. */
+static int parse_gpus(const char *s, int *gpus, int max)
+{
+    int n = 0;
+    while (*s) {
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || end == s || v < 0 || v > 1023 || n == max || (*end && *end != ','))
+            return -1;
+        gpus[n++] = (int)v;
+        s = *end ? end + 1 : end;
+        if (*end && !*s)
+            return -1; /* trailing comma */
+    }
+    return n > 0 ? n : -1;
+}
+
 int sw_train_main(int argc, char **argv)
 {
     sw_train_options o;
@@ -94,6 +115,7 @@ int sw_train_main(int argc, char **argv)
     /* Muon's settings, applied after the loop so that they do not depend on where --preset
      * stands (the defaults depend on the model's depth). NAN: not given. */
     float muon_wd = NAN, matrix_lr = NAN, embedding_lr = NAN, unembedding_lr = NAN;
+    int gpus[64], n_gpus = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -199,6 +221,9 @@ int sw_train_main(int argc, char **argv)
             o.stop_at_step = n;
         } else if (!strcmp(flag, "--log")) {
             o.log_path = val;
+        } else if (!strcmp(flag, "--gpus")) {
+            n_gpus = parse_gpus(val, gpus, 64);
+            bad = n_gpus < 0;
         } else {
             fprintf(stderr, "spillway train: unknown option '%s' (try --help)\n", flag);
             return 2;
@@ -243,7 +268,9 @@ int sw_train_main(int argc, char **argv)
     sw_train_result res;
     sw_kerror err;
     sw_kerror_clear(&err);
-    int rc = sw_train_run(&o, &res, &err);
+    int rc =
+        n_gpus > 0 ? sw_dp_train(&o, gpus, n_gpus, o.backend && !strcmp(o.backend, "cuda-bf16"), &res, &err)
+                   : sw_train_run(&o, &res, &err);
     if (rc != SW_K_OK) {
         fprintf(stderr, "spillway train: %s\n", err.msg);
         return rc == SW_K_EINPUT ? 2 : 1;
