@@ -1,6 +1,8 @@
 /* test_exec_cli.c - `spillway exec` end to end through the real binary (its local sites are
  * `spillway agent` processes), and the usage errors of the exec commands (exit 2, naming the
  * flag). */
+/* every test here runs the binary: without it the executable is skipped (test_require.h) */
+#define SW_TEST_NEEDS_SPILLWAY 1
 #include "exec_main.c.inc"
 
 /* Runs `spillway ARGS` through the shell; returns the exit status, stderr in err. */
@@ -20,17 +22,8 @@ static int spillway(const char *args, char *err, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static void need_binary(void)
-{
-    const char *bin = getenv("SW_SPILLWAY");
-    struct stat st;
-    if (!bin || stat(bin, &st) != 0)
-        cr_skip_test("the spillway binary is not built");
-}
-
 Test(exec_cli, exec_runs_a_scenario_with_agent_processes, .timeout = 120)
 {
-    need_binary();
     unsetenv("BXFI_MAP"); /* see coord_opts */
     char dir[512], path[600], args[2000], err[8192];
     test_dir(dir, sizeof dir, "cli");
@@ -70,7 +63,6 @@ Test(exec_cli, exec_runs_a_scenario_with_agent_processes, .timeout = 120)
 
 Test(exec_cli, usage_errors_exit_2_naming_the_flag)
 {
-    need_binary();
     struct {
         const char *args, *expect;
     } cases[] = {
