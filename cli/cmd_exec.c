@@ -37,9 +37,10 @@ static void usage(FILE *out, bool coordinator)
                 "                       and SW_KEYS set; must get an agent to join\n"
                 "  --release-cmd CMD    command provisioner: run when a site is released\n"
                 "  --cmd-timeout S      time limit of each command, s (120)\n"
-                "  --keys DIR           CURVE: DIR/coordinator.key and DIR/authorized/*.pub\n"
-                "                       (agents allowed); default: no CURVE unless local\n"
-                "  --insecure           no CURVE even with the local provisioner\n");
+                "  --keys DIR           CURVE: DIR/coordinator.key and DIR/authorized/SITE.pub\n"
+                "                       (agents allowed, and as which sites); default: no\n"
+                "                       CURVE unless local, which a non-loopback ADDR refuses\n"
+                "  --insecure           no CURVE, even on a non-loopback ADDR (warns each start)\n");
     else
         fprintf(
             out,

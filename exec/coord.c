@@ -367,8 +367,8 @@ static void send_welcome(coord *c, csite *s)
     send_to(c, s, SW_MSG_WELCOME, -1, pl, n);
 }
 
-static void on_join(coord *c, const uint8_t *id, size_t id_len, const sw_msg_header *h,
-                    const uint8_t *p)
+static void on_join(coord *c, const uint8_t *id, size_t id_len, const char *user_id,
+                    const sw_msg_header *h, const uint8_t *p)
 {
     (void)h;
     sw_msg_join j;
@@ -381,16 +381,19 @@ static void on_join(coord *c, const uint8_t *id, size_t id_len, const sw_msg_hea
     }
     int idx = sw_scenario_site_index(c->sc, j.site);
     const char *why = NULL;
+    char deny[300];
     csite *s = idx >= 0 ? &c->sites[idx] : NULL;
     bool is_static = c->prov.kind == SW_PROVISIONER_STATIC;
-    if (!s)
+    if (!sw_zap_may_act(c->zap, user_id, j.site, deny, sizeof deny))
+        why = deny;
+    else if (!s)
         why = "no such site in the scenario";
     else if (s->joined && (s->peer.id_len != id_len || memcmp(s->peer.id, id, id_len)))
         why = "site already has an agent";
     else if (!s->joined && !s->provisioning && !is_static)
         why = "site is not being provisioned";
     if (why) {
-        char msg[200];
+        char msg[400];
         sw_pathf(msg, sizeof msg, "join of '%s' refused: %s", j.site, why);
         reject(c, j.site, msg);
         sw_msg_text t;
@@ -612,7 +615,7 @@ static void drain_socket(coord *c)
         else if (s)
             on_site_msg(c, s, &h, p);
         else if (h.type == SW_MSG_JOIN && id_len <= sizeof s->peer.id)
-            on_join(c, id, id_len, &h, p);
+            on_join(c, id, id_len, zmq_msg_gets(&fm, "User-Id"), &h, p);
         else
             reject(c, "an unknown peer", "message: only join is accepted before joining");
         zmq_msg_close(&fm);
@@ -1180,15 +1183,13 @@ static int setup_socket(coord *c, const char *keys_dir, sw_error *err)
     if (keys_dir) {
         char path[2200];
         sw_keypair kp;
-        char(*keys)[SW_KEY_Z85] = NULL;
-        size_t nk = 0;
+        sw_allow *allow = NULL;
         sw_pathf(path, sizeof path, "%s/coordinator.key", keys_dir);
         rc = sw_keys_load_pair(path, &kp, err);
         if (rc == SW_OK)
-            rc = sw_keys_load_authorized(keys_dir, &keys, &nk, err);
+            rc = sw_allow_load_dir(keys_dir, &allow, err);
         if (rc == SW_OK)
-            rc = sw_zap_start(c->ctx, (const char(*)[SW_KEY_Z85])keys, nk, c->o->log, &c->zap, err);
-        free(keys);
+            rc = sw_zap_start(c->ctx, allow, c->o->log, &c->zap, err);
         if (rc != SW_OK)
             return rc;
         c->router = zmq_socket(c->ctx, ZMQ_ROUTER);
@@ -1234,7 +1235,14 @@ static int setup(coord *c, sw_error *err)
     c->esites = calloc(c->n_sites, sizeof *c->esites);
     if (!c->sites || !c->esites)
         return sw_errorf(err, SW_ERUNTIME, "coordinator: out of memory");
-    int rc = setup_signals(c, err);
+    /* transport rule (exec/auth.h), before anything is written: CURVE with --keys, or with
+     * keys generated for local agents unless --insecure */
+    int kind0 = o->provisioner >= 0 ? o->provisioner : (int)sc->exec.provisioner;
+    bool curve = !o->insecure && (o->keys_dir || kind0 == SW_PROVISIONER_LOCAL);
+    int rc = sw_transport_check(o->listen, curve, o->insecure, o->log, err);
+    if (rc != SW_OK)
+        return rc;
+    rc = setup_signals(c, err);
     if (rc != SW_OK)
         return rc;
 

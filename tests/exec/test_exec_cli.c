@@ -22,6 +22,24 @@ static int spillway(const char *args, char *err, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+/* Runs `timeout ARGS` through the shell; 0 if the command ran until the timeout stopped it
+ * (status 124) or exited 0, its status otherwise; stderr in err. */
+static int timeout_run(const char *args, char *err, size_t cap)
+{
+    char cmd[4096], errf[128];
+    snprintf(errf, sizeof errf, "/tmp/sw-exec-cli-%d.err", (int)getpid());
+    snprintf(cmd, sizeof cmd, "timeout %s > /dev/null 2> '%s'", args, errf);
+    int st = system(cmd);
+    FILE *f = fopen(errf, "r");
+    size_t n = f ? fread(err, 1, cap - 1, f) : 0;
+    err[n] = '\0';
+    if (f)
+        fclose(f);
+    unlink(errf);
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return code == 124 ? 0 : code;
+}
+
 Test(exec_cli, exec_runs_a_scenario_with_agent_processes, .timeout = 120)
 {
     unsetenv("BXFI_MAP"); /* see coord_opts */
@@ -89,4 +107,53 @@ Test(exec_cli, usage_errors_exit_2_naming_the_flag)
     cr_assert_eq(spillway("agent --help", err, sizeof err), 0);
     cr_assert_eq(spillway("coordinator --help", err, sizeof err), 0);
     cr_assert_eq(spillway("keygen --help", err, sizeof err), 0);
+}
+
+/* Issue 13: without keys, a coordinator on a non-loopback address refuses to start (exit 2,
+ * naming --listen, nothing written) unless --insecure, which then warns on every start. */
+Test(exec_cli, plaintext_coordinator_on_a_public_address_needs_insecure, .timeout = 60)
+{
+    char dir[512], args[1600], err[8192], path[700];
+    test_dir(dir, sizeof dir, "plain");
+    snprintf(args, sizeof args,
+             "coordinator scenarios/local.yaml --listen tcp://0.0.0.0:0 --provisioner static "
+             "-o %s/r.h5",
+             dir);
+    cr_assert_eq(spillway(args, err, sizeof err), 2, "%s", err);
+    cr_assert(strstr(err, "--listen tcp://0.0.0.0:0") && strstr(err, "--insecure"), "%s", err);
+    snprintf(path, sizeof path, "%s/r.h5.run", dir);
+    cr_assert_neq(access(path, F_OK), 0, "a refused start left %s", path);
+    /* with --insecure it starts and warns, even when --quiet (stopped after 2 s by timeout) */
+    snprintf(args, sizeof args,
+             "coordinator scenarios/local.yaml --listen tcp://0.0.0.0:0 --provisioner static "
+             "-o %s/r.h5 --insecure --quiet",
+             dir);
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "-s INT 2 '%s' %s", getenv("SW_SPILLWAY"), args);
+    cr_assert_eq(timeout_run(cmd, err, sizeof err), 0, "%s", err);
+    cr_assert(strstr(err, "WARNING: --insecure") && strstr(err, "tcp://0.0.0.0:0"), "%s", err);
+    test_dir_done(dir);
+}
+
+Test(exec_cli, keygen_refuses_to_overwrite_unless_force)
+{
+    char dir[512], args[1200], err[8192], path[700];
+    test_dir(dir, sizeof dir, "keygen");
+    snprintf(args, sizeof args, "keygen -o %s/k --name agent", dir);
+    cr_assert_eq(spillway(args, err, sizeof err), 0, "%s", err);
+    snprintf(path, sizeof path, "%s/k/agent.key", dir);
+    char before[200] = "", after[200] = "";
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    cr_assert(fread(before, 1, sizeof before - 1, f) > 0);
+    fclose(f);
+    cr_assert_eq(spillway(args, err, sizeof err), 2, "%s", err);
+    cr_assert(strstr(err, "agent.key") && strstr(err, "--force"), "%s", err);
+    f = fopen(path, "r");
+    cr_assert(fread(after, 1, sizeof after - 1, f) > 0);
+    fclose(f);
+    cr_assert_str_eq(before, after, "the key was kept");
+    snprintf(args, sizeof args, "keygen -o %s/k --name agent --force", dir);
+    cr_assert_eq(spillway(args, err, sizeof err), 0, "%s", err);
+    test_dir_done(dir);
 }
