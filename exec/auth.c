@@ -80,51 +80,60 @@ static bool z85_key(const char *s)
     return true;
 }
 
-static void chomp(char *s)
+#define KEY_FILE_MAX 65536 /* bytes; a longer key file is an error */
+
+/* The next line of [*p, end): its start and length without the line end; false at the end. */
+static bool next_line(const char **p, const char *end, const char **line, size_t *len)
 {
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
-        s[--n] = '\0';
+    if (*p >= end)
+        return false;
+    const char *eol = memchr(*p, '\n', (size_t)(end - *p));
+    *line = *p;
+    *len = (size_t)((eol ? eol : end) - *p);
+    *p = eol ? eol + 1 : end;
+    while (*len && ((*line)[*len - 1] == '\r' || (*line)[*len - 1] == ' '))
+        (*len)--;
+    return true;
 }
 
-int sw_keys_load_pair(const char *path, sw_keypair *out, sw_error *err)
+/* A Z85 key of exactly 40 characters at s (len bytes). */
+static bool z85_key_n(const char *s, size_t len)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
-    if (st.st_mode & 077)
-        return sw_errorf(err, SW_EINPUT,
-                         "%s: secret key is readable by others (mode %03o); "
-                         "chmod 600 it",
-                         path, (unsigned)(st.st_mode & 0777));
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
-    char line[256];
+    char k[SW_KEY_Z85];
+    if (len != 40 || memchr(s, '\0', len))
+        return false;
+    memcpy(k, s, 40);
+    k[40] = '\0';
+    return z85_key(k);
+}
+
+int sw_keys_parse_pair(const char *text, size_t len, const char *path, sw_keypair *out,
+                       sw_error *err)
+{
+    path = path ? path : "<key>";
+    if (len > KEY_FILE_MAX)
+        return sw_errorf(err, SW_EINPUT, "%s: %zu bytes, expected a key file of at most %d", path,
+                         len, KEY_FILE_MAX);
     sw_keypair kp = {{0}, {0}};
-    int lineno = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        chomp(line);
-        char *v;
+    const char *p = text, *end = text + len, *line;
+    size_t ll;
+    for (int lineno = 1; next_line(&p, end, &line, &ll); lineno++) {
         char *dst;
-        if (!strncmp(line, "public = ", 9)) {
-            v = line + 9;
+        if (ll >= 9 && !memcmp(line, "public = ", 9))
             dst = kp.pub;
-        } else if (!strncmp(line, "secret = ", 9)) {
-            v = line + 9;
+        else if (ll >= 9 && !memcmp(line, "secret = ", 9))
             dst = kp.sec;
-        } else {
+        else
             continue;
-        }
-        if (!z85_key(v)) {
-            fclose(f);
+        if (!z85_key_n(line + 9, ll - 9))
             return sw_errorf(err, SW_EINPUT, "%s:%d: expected a 40-character Z85 key", path,
                              lineno);
-        }
-        memcpy(dst, v, SW_KEY_Z85);
+        if (dst[0])
+            return sw_errorf(err, SW_EINPUT, "%s:%d: a second '%.6s' line, expected one", path,
+                             lineno, line);
+        memcpy(dst, line + 9, 40);
+        dst[40] = '\0';
     }
-    fclose(f);
     if (!kp.pub[0] || !kp.sec[0])
         return sw_errorf(err, SW_EINPUT, "%s: expected lines 'public = KEY' and 'secret = KEY'",
                          path);
@@ -132,19 +141,90 @@ int sw_keys_load_pair(const char *path, sw_keypair *out, sw_error *err)
     return SW_OK;
 }
 
+int sw_keys_parse_pub(const char *text, size_t len, const char *path, char pub[SW_KEY_Z85],
+                      sw_error *err)
+{
+    path = path ? path : "<key>";
+    const char *p = text, *line = NULL;
+    size_t ll = 0;
+    if (len > KEY_FILE_MAX || !next_line(&p, text + len, &line, &ll) || !z85_key_n(line, ll))
+        return sw_errorf(err, SW_EINPUT, "%s:1: expected a 40-character Z85 public key", path);
+    memcpy(pub, line, 40);
+    pub[40] = '\0';
+    return SW_OK;
+}
+
+/* Reads a whole key file of at most KEY_FILE_MAX bytes; `secret`: the file must be private to
+ * its owner, who must be this user (or root). */
+static int read_key_file(const char *path, bool secret, char **text, size_t *len, sw_error *err)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
+    struct stat st;
+    int rc = SW_OK;
+    if (fstat(fd, &st) != 0)
+        rc = sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = sw_errorf(err, SW_EINPUT, "%s: not a regular file, expected a key file", path);
+    else if (secret && (st.st_mode & 077))
+        rc = sw_errorf(err, SW_EINPUT,
+                       "%s: secret key is readable by others (mode %03o); "
+                       "chmod 600 it",
+                       path, (unsigned)(st.st_mode & 0777));
+    else if (secret && st.st_uid != geteuid() && st.st_uid != 0)
+        rc = sw_errorf(err, SW_EINPUT,
+                       "%s: secret key is owned by uid %u, expected this user (uid %u) or root",
+                       path, (unsigned)st.st_uid, (unsigned)geteuid());
+    else if (st.st_size > KEY_FILE_MAX)
+        rc = sw_errorf(err, SW_EINPUT, "%s: %lld bytes, expected a key file of at most %d", path,
+                       (long long)st.st_size, KEY_FILE_MAX);
+    char *buf = rc == SW_OK ? malloc((size_t)st.st_size + 1) : NULL;
+    if (rc == SW_OK && !buf)
+        rc = sw_errorf(err, SW_ERUNTIME, "%s: out of memory", path);
+    size_t n = 0;
+    while (rc == SW_OK && n < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            rc = sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (rc != SW_OK) {
+        free(buf);
+        return rc;
+    }
+    *text = buf;
+    *len = n;
+    return SW_OK;
+}
+
+int sw_keys_load_pair(const char *path, sw_keypair *out, sw_error *err)
+{
+    char *text;
+    size_t len;
+    int rc = read_key_file(path, true, &text, &len, err);
+    if (rc != SW_OK)
+        return rc;
+    rc = sw_keys_parse_pair(text, len, path, out, err);
+    free(text);
+    return rc;
+}
+
 int sw_keys_load_pub(const char *path, char pub[SW_KEY_Z85], sw_error *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
-    char line[256] = "";
-    bool got = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
-    chomp(line);
-    if (!got || !z85_key(line))
-        return sw_errorf(err, SW_EINPUT, "%s:1: expected a 40-character Z85 public key", path);
-    memcpy(pub, line, SW_KEY_Z85);
-    return SW_OK;
+    char *text;
+    size_t len;
+    int rc = read_key_file(path, false, &text, &len, err);
+    if (rc != SW_OK)
+        return rc;
+    rc = sw_keys_parse_pub(text, len, path, pub, err);
+    free(text);
+    return rc;
 }
 
 int sw_curve_server(void *sock, const sw_keypair *kp, sw_error *err)

@@ -42,6 +42,12 @@ int sw_keys_generate(const char *dir, const char *name, sw_keypair *out, sw_erro
  * the file and line; a .key readable by group or others is refused. */
 int sw_keys_load_pair(const char *path, sw_keypair *out, sw_error *err);
 int sw_keys_load_pub(const char *path, char pub[SW_KEY_Z85], sw_error *err);
+/* The same on a file's text (len bytes, at most 64 KiB); path names it in messages. The .key
+ * must also be owned by this user (or root) when loaded from a file. */
+int sw_keys_parse_pair(const char *text, size_t len, const char *path, sw_keypair *out,
+                       sw_error *err);
+int sw_keys_parse_pub(const char *text, size_t len, const char *path, char pub[SW_KEY_Z85],
+                      sw_error *err);
 
 /* Makes sock a CURVE server with the coordinator's secret key, authenticated by ZAP. */
 int sw_curve_server(void *sock, const sw_keypair *kp, sw_error *err);

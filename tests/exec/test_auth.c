@@ -52,6 +52,18 @@ Test(keys, loaders_refuse_bad_files_naming_them)
     chmod(path, 0644); /* a secret readable by others */
     cr_assert_eq(sw_keys_load_pair(path, &kp, &err), SW_EINPUT);
     cr_assert(strstr(err.msg, path) && strstr(err.msg, "readable by others"), "%s", err.msg);
+    /* a secret owned by another user (checkable as root only: others cannot chown) */
+    chmod(path, 0600);
+    if (geteuid() == 0 && chown(path, 4321, (gid_t)-1) == 0) {
+        cr_assert_eq(sw_keys_load_pair(path, &kp, &err), SW_EINPUT);
+        cr_assert(strstr(err.msg, "owned by uid 4321"), "%s", err.msg);
+        cr_assert_eq(chown(path, 0, (gid_t)-1), 0);
+    }
+    /* two public lines, and the in-memory parser */
+    const char *two = "public = rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\n"
+                      "public = rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\n";
+    cr_assert_eq(sw_keys_parse_pair(two, strlen(two), "t.key", &kp, &err), SW_EINPUT);
+    cr_assert(strstr(err.msg, "t.key:2: a second 'public' line"), "%s", err.msg);
     /* a malformed key line: named with its line number */
     FILE *f = fopen(path, "w");
     fprintf(f, "# comment\npublic = short\n");
