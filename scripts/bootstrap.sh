@@ -15,6 +15,8 @@ SW_PACKAGES=(
   libsimgrid-dev libhdf5-dev hdf5-tools libgsl-dev libcriterion-dev
   libzmq3-dev libyaml-dev libopenblas-dev
   python3 python3-numpy python3-h5py python3-matplotlib
+  # tests/fuzz (sanitizer build): clang with libFuzzer, and clang's OpenMP for kernels/
+  clang libclang-rt-14-dev libomp-14-dev
 )
 
 sw_log() { printf '[spillway] %s\n' "$*" >&2; }
