@@ -46,6 +46,24 @@ int sw_mkdir_p(const char *dir, mode_t mode, sw_error *err)
     return rc;
 }
 
+int sw_mkdir_parent(const char *path, sw_error *err)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (!slash)
+        return SW_OK;
+    if (slash == path)
+        return SW_OK; /* "/file": the root exists */
+    size_t n = (size_t)(slash - path);
+    char *dir = malloc(n + 1);
+    if (!dir)
+        return sw_errorf(err, SW_ERUNTIME, "%s: out of memory", path);
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    int rc = sw_mkdir_p(dir, 0777, err);
+    free(dir);
+    return rc;
+}
+
 mode_t sw_umask_file_mode(void)
 {
     /* Linux shows the umask without changing it; elsewhere set and restore it (not

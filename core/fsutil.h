@@ -15,6 +15,10 @@
  * existing non-folder, or a failure, is SW_ERUNTIME naming the path and the reason. */
 int sw_mkdir_p(const char *dir, mode_t mode, sw_error *err);
 
+/* Creates the folder that holds `path` (everything before its last '/'), as sw_mkdir_p with
+ * mode 0777; nothing to do for a bare file name. */
+int sw_mkdir_parent(const char *path, sw_error *err);
+
 /* The mode open(..., 0666) would give a new file under the process umask (0644 under 022),
  * for files made with mkstemp (always 0600) that must honour the umask. */
 mode_t sw_umask_file_mode(void);

@@ -25,6 +25,7 @@
 
 #include "core/aggregate.h"
 #include "core/engine.h"
+#include "core/fsutil.h"
 #include "core/engine_report.h"
 #include "core/phase.h"
 #include "core/ledger.h"
@@ -1127,19 +1128,6 @@ static void write_signals(coord *c)
     }
 }
 
-static int mkdir_p(const char *dir)
-{
-    char d[2048];
-    sw_pathf(d, sizeof d, "%s", dir);
-    for (char *p = d + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(d, 0755);
-            *p = '/';
-        }
-    return mkdir(d, 0755) == 0 || errno == EEXIST ? 0 : -1;
-}
-
 /* Keys for a local run: the coordinator's, and one folder per site with its agent keypair
  * and the coordinator's public key; every agent's public key is allow-listed. */
 static int local_keys(coord *c, char *keys_dir, size_t cap, sw_error *err)
@@ -1147,8 +1135,8 @@ static int local_keys(coord *c, char *keys_dir, size_t cap, sw_error *err)
     sw_pathf(keys_dir, cap, "%s/keys", c->run_dir);
     char auth[2200], site_dir[2300], src[2300];
     sw_pathf(auth, sizeof auth, "%s/authorized", keys_dir);
-    if (mkdir_p(auth) != 0)
-        return sw_errorf(err, SW_ERUNTIME, "%s: cannot create: %s", auth, strerror(errno));
+    if (sw_mkdir_p(auth, 0700, err) != SW_OK)
+        return SW_ERUNTIME;
     chmod(keys_dir, 0700);
     sw_keypair coord_kp;
     int rc = sw_keys_generate(keys_dir, "coordinator", &coord_kp, err);
@@ -1251,8 +1239,8 @@ static int setup(coord *c, sw_error *err)
         sw_pathf(c->run_dir, sizeof c->run_dir, "%s", o->run_dir);
     else
         sw_pathf(c->run_dir, sizeof c->run_dir, "%s.run", o->out_path);
-    if (mkdir_p(c->run_dir) != 0)
-        return sw_errorf(err, SW_ERUNTIME, "%s: cannot create: %s", c->run_dir, strerror(errno));
+    if (sw_mkdir_p(c->run_dir, 0777, err) != SW_OK)
+        return SW_ERUNTIME;
 
     /* model and data */
     sw_model_config mc;
