@@ -110,10 +110,20 @@ int sw_prov_up(const sw_provisioner *p, const char *site, sw_prov_site *ps, doub
         return SW_OK;
     }
     case SW_PROVISIONER_COMMAND: {
+        if (ps->cmd_pid > 0 && ps->cmd_is_release) { /* never cut a release short */
+            ps->up_pending = true;
+            if (p->log)
+                fprintf(p->log,
+                        "spillway coordinator: provision %s: waiting for the release command "
+                        "(pid %d) to finish first\n",
+                        site, (int)ps->cmd_pid);
+            return SW_OK;
+        }
         if (ps->cmd_pid > 0) {
             kill(-ps->cmd_pid, SIGKILL);
             waitpid(ps->cmd_pid, NULL, 0);
         }
+        ps->up_pending = false;
         pid_t pid = spawn_cmd(p, site, p->provision_cmd, err);
         if (pid < 0)
             return SW_ERUNTIME;
@@ -148,6 +158,10 @@ int sw_prov_down(const sw_provisioner *p, const char *site, sw_prov_site *ps, bo
         }
         return SW_OK;
     case SW_PROVISIONER_COMMAND: {
+        if (ps->up_pending) { /* provisioned and released while the last release still ran */
+            ps->up_pending = false;
+            return SW_OK;
+        }
         if (ps->cmd_pid > 0) { /* a provision command still running is moot now */
             kill(-ps->cmd_pid, SIGKILL);
             waitpid(ps->cmd_pid, NULL, 0);
@@ -213,6 +227,13 @@ void sw_prov_poll(const sw_provisioner *p, const char *site, sw_prov_site *ps, d
                 *failed = true;
                 sw_pathf(why, why_cap, "provision command timed out");
             }
+        }
+    }
+    if (ps->up_pending && ps->cmd_pid == 0) { /* the release is over: provision now */
+        sw_error e;
+        if (sw_prov_up(p, site, ps, now_mono, &e) != SW_OK) {
+            *failed = true;
+            sw_pathf(why, why_cap, "%s", e.msg);
         }
     }
     if (p->log)
