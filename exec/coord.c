@@ -8,6 +8,8 @@
  */
 #include "exec/coord.h"
 #include "exec/fmt.h"
+#include "exec/rapl.h"
+#include "exec/sockopt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,8 +96,7 @@ typedef struct coord {
     double start_unix_s, end_s;
     double start_realtime;
     /* RAPL package energy of this host, when readable (reported beside the model) */
-    double rapl0_uj, rapl_range_uj;
-    bool rapl;
+    sw_rapl rapl; /* host package energy, sampled in the loop (exec/rapl.h) */
     /* core */
     sw_trace *trace;
     sw_engine *engine;
@@ -942,7 +943,7 @@ static void check_sites(coord *c)
 /* ---- checkpoint ---- */
 
 #define CKPT_MAGIC   "SWXCKPT1"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u /* 2: rapl_energy_j */
 
 typedef struct ckpt_site {
     int64_t steps_total, tokens_total;
@@ -959,6 +960,7 @@ typedef struct ckpt_head {
     int64_t round_next, rounds_done, sync_bytes_total;
     double best_ppl, last_loss;
     uint64_t shards_len, journal_len;
+    double rapl_energy_j; /* host RAPL energy counted so far (NAN: no counter) */
 } ckpt_head;
 
 static void ckpt_path(const coord *c, char *buf, size_t cap)
@@ -998,6 +1000,8 @@ static int write_checkpoint(coord *c, sw_error *err)
     h.sync_bytes_total = c->sync_bytes_total;
     h.best_ppl = c->best_ppl;
     h.last_loss = c->last_loss;
+    sw_rapl_sample(&c->rapl, mono_s(), true);
+    h.rapl_energy_j = sw_rapl_energy_j(&c->rapl);
     h.shards_len = slen;
     h.journal_len = c->jr.len;
     char path[2200], tmp[2300];
@@ -1070,29 +1074,6 @@ static int read_checkpoint(coord *c, uint8_t **buf, size_t *len, sw_error *err)
 /* ---- RAPL ---- */
 
 /* Reads a number from a sysfs file; false if it cannot. */
-static bool read_sysfs(const char *path, double *v)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    bool ok = fscanf(f, "%lf", v) == 1;
-    fclose(f);
-    return ok;
-}
-
-#define RAPL_DIR "/sys/class/powercap/intel-rapl:0"
-
-/* Package energy since the start, J (the counter wraps at max_energy_range_uj). */
-static double rapl_energy_j(const coord *c)
-{
-    double uj;
-    if (!c->rapl || !read_sysfs(RAPL_DIR "/energy_uj", &uj))
-        return NAN;
-    double d = uj - c->rapl0_uj;
-    if (d < 0)
-        d += c->rapl_range_uj;
-    return d * 1e-6;
-}
 
 /* ---- set-up ---- */
 
@@ -1195,14 +1176,18 @@ static int setup_socket(coord *c, const char *keys_dir, sw_error *err)
      * (and the peer disconnected); anything up to that reaches sw_msg_parse, which rejects
      * and logs what exceeds the bound. */
     int64_t maxmsg = 2 * (int64_t)(SW_PROTO_HEADER + SW_PROTO_MAX_PAYLOAD);
-    zmq_setsockopt(c->router, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(c->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(c->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(c->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     int sockbuf = 4 << 20; /* room for a few model chunks in flight (bench/RESULTS.md) */
-    zmq_setsockopt(c->router, ZMQ_SNDBUF, &sockbuf, sizeof sockbuf);
-    zmq_setsockopt(c->router, ZMQ_RCVBUF, &sockbuf, sizeof sockbuf);
-    zmq_setsockopt(c->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    const sw_sockopt opts[] = {
+        {ZMQ_LINGER, "ZMQ_LINGER", &linger, sizeof linger, true},
+        {ZMQ_SNDHWM, "ZMQ_SNDHWM", &hwm, sizeof hwm, true},
+        {ZMQ_RCVHWM, "ZMQ_RCVHWM", &hwm, sizeof hwm, true},
+        {ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", &maxmsg, sizeof maxmsg, true},
+        {ZMQ_SNDBUF, "ZMQ_SNDBUF", &sockbuf, sizeof sockbuf, false},
+        {ZMQ_RCVBUF, "ZMQ_RCVBUF", &sockbuf, sizeof sockbuf, false},
+        {ZMQ_ROUTER_HANDOVER, "ZMQ_ROUTER_HANDOVER", &one, sizeof one, false},
+    };
+    if ((rc = sw_sockopts_set(c->router, opts, sizeof opts / sizeof *opts, "coordinator", err)))
+        return rc;
     const char *ep = c->o->listen ? c->o->listen : "tcp://127.0.0.1:*";
     if (zmq_bind(c->router, ep) != 0)
         return sw_errorf(err, SW_EINPUT, "--listen %s: cannot bind: %s", ep, zmq_strerror(errno));
@@ -1223,6 +1208,15 @@ static int setup(coord *c, sw_error *err)
     c->esites = calloc(c->n_sites, sizeof *c->esites);
     if (!c->sites || !c->esites)
         return sw_errorf(err, SW_ERUNTIME, "coordinator: out of memory");
+    /* fields the WELCOME and JOIN messages carry must fit them, not be cut */
+    if (o->data_path && strlen(o->data_path) >= SW_PROTO_TEXT_MAX)
+        return sw_errorf(err, SW_EINPUT, "--data %.60s...: %zu bytes, expected at most %d",
+                         o->data_path, strlen(o->data_path), SW_PROTO_TEXT_MAX - 1);
+    for (size_t i = 0; i < sc->n_sites; i++)
+        if (strlen(sc->sites[i].name) >= SW_PROTO_NAME_MAX)
+            return sw_errorf(err, SW_EINPUT,
+                             "%s: key 'sites[%zu].name': %zu bytes, expected at most %d for exec",
+                             sc->name, i, strlen(sc->sites[i].name), SW_PROTO_NAME_MAX - 1);
     /* transport rule (exec/auth.h), before anything is written: CURVE with --keys, or with
      * keys generated for local agents unless --insecure */
     int kind0 = o->provisioner >= 0 ? o->provisioner : (int)sc->exec.provisioner;
@@ -1393,6 +1387,8 @@ static int setup(coord *c, sw_error *err)
         }
         event_row(c, c->t_base, SW_REPORT_EV_NOTE, -1, -1, (double)h.round_next,
                   "coordinator restarted from its checkpoint; value = next round");
+        if (isfinite(h.rapl_energy_j)) /* the energy before the restart is kept */
+            sw_rapl_open(&c->rapl, NULL, h.rapl_energy_j, mono_s());
     } else {
         if ((rc = sw_shards_create(c->data_tokens, 16 * (uint64_t)c->bt, &c->shards, err)) != SW_OK)
             return rc;
@@ -1403,10 +1399,9 @@ static int setup(coord *c, sw_error *err)
         /* RAPL measures the whole package, which local sites share, so it cannot be split
          * into per-site power: sites are modelled either way, and a readable counter is
          * reported beside the model as the host's measured energy. */
-        c->rapl = read_sysfs(RAPL_DIR "/energy_uj", &c->rapl0_uj) &&
-                  read_sysfs(RAPL_DIR "/max_energy_range_uj", &c->rapl_range_uj);
+        sw_rapl_open(&c->rapl, NULL, 0, mono_s());
         event_row(c, 0, SW_REPORT_EV_NOTE, -1, -1, NAN,
-                  c->rapl ? "power: modelled from the scenario's power_w per state; host RAPL "
+                  c->rapl.on ? "power: modelled from the scenario's power_w per state; host RAPL "
                             "energy in summary rapl_host_energy_kwh"
                           : "power: modelled from the scenario's power_w per state (no RAPL "
                             "counters)");
@@ -1484,6 +1479,7 @@ static void run_loop(coord *c)
     double wake = 0;
     while (c->status == SW_OK && !stop_requested) {
         drain_socket(c); /* what arrived while we were busy counts before any timeout */
+        sw_rapl_sample(&c->rapl, mono_s(), false);
         eval_collect(c, false);
         check_sites(c);
         wake = step_all(c);
@@ -1505,11 +1501,12 @@ static void run_loop(coord *c)
 static int finish(coord *c, sw_coord_result *res, sw_error *err)
 {
     eval_collect(c, true);
+    sw_rapl_sample(&c->rapl, mono_s(), true);
     double now = run_t(c);
     for (size_t i = 0; i < c->n_sites; i++) {
         csite *s = &c->sites[i];
-        if (s->joined) {
-            sw_msg_release r = {.stay = c->prov.kind == SW_PROVISIONER_STATIC};
+        if (s->joined) { /* the run is over: every agent, static ones too, leaves (exit 0) */
+            sw_msg_release r = {.stay = 0};
             uint8_t pl[8];
             size_t n = sw_msg_put_release(pl, sizeof pl, &r);
             send_to(c, s, SW_MSG_RELEASE, -1, pl, n);
@@ -1534,7 +1531,7 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
                                  {"train_wall_s", wall[0], "s"},
                                  {"sync_wall_s", wall[1], "s"},
                                  {"idle_wall_s", wall[2], "s"},
-                                 {"rapl_host_energy_kwh", rapl_energy_j(c) / 3.6e6, "kWh"}};
+                                 {"rapl_host_energy_kwh", sw_rapl_energy_j(&c->rapl) / 3.6e6, "kWh"}};
     sw_report_summary sum = {
         .runtime_h = now / 3600.0,
         .final_loss = c->last_loss,
@@ -1544,7 +1541,7 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
         .rounds = c->rounds_done,
         .sync_bytes = c->sync_bytes_total,
         .extras = extras,
-        .n_extras = c->rapl ? 7 : 6,
+        .n_extras = c->rapl.on ? 7 : 6,
     };
     int rc = sw_ledger_report_summary(c->ledger, &sum, err);
     if (rc != SW_OK)
