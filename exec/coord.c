@@ -1192,7 +1192,9 @@ static int setup_socket(coord *c, const char *keys_dir, sw_error *err)
     if (zmq_bind(c->router, ep) != 0)
         return sw_errorf(err, SW_EINPUT, "--listen %s: cannot bind: %s", ep, zmq_strerror(errno));
     size_t n = sizeof c->endpoint;
-    zmq_getsockopt(c->router, ZMQ_LAST_ENDPOINT, c->endpoint, &n);
+    if (zmq_getsockopt(c->router, ZMQ_LAST_ENDPOINT, c->endpoint, &n) != 0)
+        return sw_errorf(err, SW_ERUNTIME, "--listen %s: ZMQ_LAST_ENDPOINT: %s", ep,
+                         zmq_strerror(errno));
     return SW_OK;
 }
 

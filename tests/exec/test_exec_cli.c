@@ -95,6 +95,15 @@ Test(exec_cli, usage_errors_exit_2_naming_the_flag)
         {"agent --site a", "--coordinator"},
         {"agent --coordinator tcp://127.0.0.1:1", "--site"},
         {"keygen", "-o"},
+        /* fields of the WELCOME and JOIN messages: too long is an error, not cut */
+        {"exec scenarios/local.yaml --data "
+         "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         "expected at most 255"},
+        {"agent --coordinator tcp://127.0.0.1:1 --site "
+         "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss",
+         "--site: 68 bytes, expected at most 63"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char err[4096];
