@@ -17,6 +17,8 @@ SW_PACKAGES=(
   python3 python3-numpy python3-h5py python3-matplotlib
   # tests/fuzz (sanitizer build): clang with libFuzzer, and clang's OpenMP for kernels/
   clang libclang-rt-14-dev libomp-14-dev
+  # tests/net: network namespaces and veth pairs
+  iproute2
 )
 
 sw_log() { printf '[spillway] %s\n' "$*" >&2; }
