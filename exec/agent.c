@@ -91,8 +91,8 @@ int sw_agent_parse_args(int argc, char **argv, sw_agent_options *o, int *help, s
     if (!o->site)
         return sw_errorf(err, SW_EINPUT, "--site: required");
     if (strlen(o->site) >= SW_PROTO_NAME_MAX) /* the JOIN message's field */
-        return sw_errorf(err, SW_EINPUT, "--site: %zu bytes, expected at most %d",
-                         strlen(o->site), SW_PROTO_NAME_MAX - 1);
+        return sw_errorf(err, SW_EINPUT, "--site: %zu bytes, expected at most %d", strlen(o->site),
+                         SW_PROTO_NAME_MAX - 1);
     return SW_OK;
 }
 

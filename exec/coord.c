@@ -1402,11 +1402,12 @@ static int setup(coord *c, sw_error *err)
          * into per-site power: sites are modelled either way, and a readable counter is
          * reported beside the model as the host's measured energy. */
         sw_rapl_open(&c->rapl, NULL, 0, mono_s());
+        bool rapl = c->rapl.on;
         event_row(c, 0, SW_REPORT_EV_NOTE, -1, -1, NAN,
-                  c->rapl.on ? "power: modelled from the scenario's power_w per state; host RAPL "
-                            "energy in summary rapl_host_energy_kwh"
-                          : "power: modelled from the scenario's power_w per state (no RAPL "
-                            "counters)");
+                  rapl ? "power: modelled from the scenario's power_w per state; host RAPL "
+                         "energy in summary rapl_host_energy_kwh"
+                       : "power: modelled from the scenario's power_w per state (no RAPL "
+                         "counters)");
         double loss;
         evaluate_global(c, &loss);
         sw_report_global_row g = {.t_s = 0, .tokens = 0, .loss = loss, .ppl = exp(loss)};
@@ -1527,13 +1528,14 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
         wall[1] += s->wall_by_phase[SW_PHASE_SYNCING] + s->wall_by_phase[SW_PHASE_DRAINING];
         wall[2] += s->wall_by_phase[SW_PHASE_IDLE] + s->wall_by_phase[SW_PHASE_PROVISIONING];
     }
+    double rapl_kwh = sw_rapl_energy_j(&c->rapl) / 3.6e6;
     sw_report_extra extras[7] = {{"time_compression", c->compression, "1"},
                                  {"power_measured", 0, "1"},
                                  {"rejected_messages", (double)c->rejected, "1"},
                                  {"train_wall_s", wall[0], "s"},
                                  {"sync_wall_s", wall[1], "s"},
                                  {"idle_wall_s", wall[2], "s"},
-                                 {"rapl_host_energy_kwh", sw_rapl_energy_j(&c->rapl) / 3.6e6, "kWh"}};
+                                 {"rapl_host_energy_kwh", rapl_kwh, "kWh"}};
     sw_report_summary sum = {
         .runtime_h = now / 3600.0,
         .final_loss = c->last_loss,
