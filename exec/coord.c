@@ -27,8 +27,8 @@
 
 #include "core/aggregate.h"
 #include "core/engine.h"
-#include "core/fsutil.h"
 #include "core/engine_report.h"
+#include "core/fsutil.h"
 #include "core/phase.h"
 #include "core/ledger.h"
 #include "core/report.h"
@@ -96,7 +96,7 @@ typedef struct coord {
     double start_unix_s, end_s;
     double start_realtime;
     /* RAPL package energy of this host, when readable (reported beside the model) */
-    sw_rapl rapl; /* host package energy, sampled in the loop (exec/rapl.h) */
+    sw_rapl rapl; /* sampled in the loop, kept in the checkpoint (exec/rapl.h) */
     /* core */
     sw_trace *trace;
     sw_engine *engine;
@@ -1070,10 +1070,6 @@ static int read_checkpoint(coord *c, uint8_t **buf, size_t *len, sw_error *err)
         return sw_errorf(err, SW_EINPUT, "%s: checksum mismatch (corrupt or truncated)", path);
     return SW_OK;
 }
-
-/* ---- RAPL ---- */
-
-/* Reads a number from a sysfs file; false if it cannot. */
 
 /* ---- set-up ---- */
 
