@@ -147,9 +147,12 @@ static void *zmq_receiver(void *arg)
     void *ctx = zmq_ctx_new();
     sw_zap *zap = NULL;
     sw_error err;
-    if (b->curve &&
-        sw_zap_start(ctx, (const char(*)[SW_KEY_Z85]) & b->client.pub, 1, NULL, &zap, &err))
-        exit(1);
+    if (b->curve) {
+        sw_allow *allow = sw_allow_create();
+        if (!allow || sw_allow_add(allow, b->client.pub, "bench", &err) != SW_OK ||
+            sw_zap_start(ctx, allow, NULL, &zap, &err) != SW_OK)
+            exit(1);
+    }
     void *r = zmq_socket(ctx, ZMQ_ROUTER);
     int hwm = 0;
     int64_t maxmsg = -1;

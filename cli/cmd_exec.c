@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/fsutil.h"
 #include "core/scenario.h"
 #include "exec/coord.h"
 
@@ -37,9 +38,10 @@ static void usage(FILE *out, bool coordinator)
                 "                       and SW_KEYS set; must get an agent to join\n"
                 "  --release-cmd CMD    command provisioner: run when a site is released\n"
                 "  --cmd-timeout S      time limit of each command, s (120)\n"
-                "  --keys DIR           CURVE: DIR/coordinator.key and DIR/authorized/*.pub\n"
-                "                       (agents allowed); default: no CURVE unless local\n"
-                "  --insecure           no CURVE even with the local provisioner\n");
+                "  --keys DIR           CURVE: DIR/coordinator.key, DIR/authorized/SITE.pub\n"
+                "                       (agents allowed, and as which sites); default: no\n"
+                "                       CURVE unless local; a non-loopback ADDR needs keys\n"
+                "  --insecure           no CURVE, even on a non-loopback ADDR (warns)\n");
     else
         fprintf(
             out,
@@ -167,17 +169,9 @@ int sw_exec_cli(int argc, char **argv, bool coordinator)
         out = path;
     }
     /* the report's folder */
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", out);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        char mk[4200];
-        snprintf(mk, sizeof mk, "mkdir -p '%s'", dir);
-        if (system(mk) != 0) {
-            sw_scenario_free(&sc);
-            return bad(cmd, "-o", "cannot create the report's folder", out);
-        }
+    if (sw_mkdir_parent(out, &err) != SW_OK) {
+        sw_scenario_free(&sc);
+        return bad(cmd, "-o", err.msg, out);
     }
     o.sc = &sc;
     o.out_path = out;

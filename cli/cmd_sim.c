@@ -13,12 +13,13 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "core/fsutil.h"
 #include "core/report.h"
 #include "core/scenario.h"
 #include "sim/sim.h"
 
 #define MAX_SETS      64
-#define MAX_BASELINES 16
+#define MAX_BASELINES (SW_SCENARIO_MAX_BASELINE_REGIONS + 1) /* + the federated one */
 
 static void usage(FILE *out)
 {
@@ -69,26 +70,6 @@ static void progress(double now_s, double end_s, void *ud)
     if (f >= 1.0)
         fputc('\n', stderr);
     fflush(stderr);
-}
-
-static int ensure_parent_dir(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        return 0;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(dir, 0755);
-            *p = '/';
-        }
-    }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
 }
 
 /* printf into a malloc'd string (NULL only when out of memory). */
@@ -229,9 +210,8 @@ int sw_cmd_sim(int argc, char **argv)
         snprintf(defout, sizeof defout, "results/%s.h5", sc.name);
         out = defout;
     }
-    if (ensure_parent_dir(out) != 0) {
-        fprintf(stderr, "spillway sim: -o %s: cannot create its folder: %s\n", out,
-                strerror(errno));
+    if (sw_mkdir_parent(out, &err) != SW_OK) {
+        fprintf(stderr, "spillway sim: -o %s: cannot create its folder: %s\n", out, err.msg);
         sw_scenario_free(&sc);
         return SW_EXIT_RUNTIME;
     }
@@ -248,7 +228,7 @@ int sw_cmd_sim(int argc, char **argv)
         size_t L = strlen(stem);
         if (L > 3 && !strcmp(stem + L - 3, ".h5"))
             stem[L - 3] = '\0';
-        for (size_t i = 0; i < sc.trace.n_baseline_regions && n_bl < MAX_BASELINES - 1; i++) {
+        for (size_t i = 0; i < sc.trace.n_baseline_regions; i++) { /* <= MAX_BASELINES - 1 */
             baseline *b = &bl[n_bl++];
             const char *reg = sc.trace.baseline_regions[i];
             b->label = xsprintf("central-%s", reg);

@@ -6,6 +6,7 @@
  * the final path and is renamed only by a successful close, so a reader never sees a
  * half-written report at the final path.
  */
+#include "core/fsutil.h"
 #include "core/report_schema.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -269,6 +271,15 @@ static int make_temp(sw_report *r)
         free(r->tmp_path);
         r->tmp_path = NULL;
         return fail(r, code, "cannot create the report: %s", strerror(e));
+    }
+    /* mkstemp makes the file 0600; a report is meant to be read, as the umask allows */
+    if (fchmod(fd, sw_umask_file_mode()) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(r->tmp_path);
+        free(r->tmp_path);
+        r->tmp_path = NULL;
+        return fail(r, SW_ERUNTIME, "cannot set the report's mode: %s", strerror(e));
     }
     close(fd);
     return SW_OK;

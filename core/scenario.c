@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "core/fsutil.h"
 #include "core/trace_derive.h"
 #include "core/yamltree.h"
 
@@ -1156,6 +1157,29 @@ static int cross_checks(const ctx *c, sw_scenario *s, const sw_yt_node *root)
             return oom(c);
         memcpy(s->name, base, len);
         s->name[len] = '\0';
+        if (!sw_safe_file_name(s->name))
+            return fail(c, root,
+                        "no key 'name', and the file name gives '%s', which is not a safe file "
+                        "name (it names results/<name>.h5); expected a key 'name' of 1 to 200 "
+                        "letters, digits, '_', '-', '.' or '+', not starting with '.' or '-'",
+                        s->name);
+    } else if (!sw_safe_file_name(s->name)) {
+        const sw_yt_node *at = sw_yt_get(root, "name");
+        return fail(c, at ? at : root,
+                    "key 'name': '%.80s' is not a safe file name (it names results/<name>.h5), "
+                    "expected 1 to 200 letters, digits, '_', '-', '.' or '+', not starting with "
+                    "'.' or '-'",
+                    s->name);
+    }
+    if (s->trace.n_baseline_regions > SW_SCENARIO_MAX_BASELINE_REGIONS) {
+        const sw_yt_node *tr = sw_yt_get(root, "trace");
+        const sw_yt_node *at = sw_yt_get(tr, "baseline_regions");
+        return fail(c,
+                    at   ? at
+                    : tr ? tr
+                         : root,
+                    "key 'trace.baseline_regions': %zu regions, expected at most %d",
+                    s->trace.n_baseline_regions, SW_SCENARIO_MAX_BASELINE_REGIONS);
     }
     if (s->policy.forecast.kind == SW_FORECAST_FILE && !s->policy.forecast.file) {
         const sw_yt_node *fc = sw_yt_get(sw_yt_get(root, "policy"), "forecast");

@@ -45,6 +45,10 @@ typedef struct sw_scenario_trace_derive {
                      * same hour); 50 copies x 173 h = 360.4 days stay inside one year] */
 } sw_scenario_trace_derive;
 
+/* Most trace.baseline_regions a scenario may list (each is one baseline run of `sim
+ * --baselines`, plus the federated one). */
+#define SW_SCENARIO_MAX_BASELINE_REGIONS 15
+
 typedef struct sw_scenario_trace {
     char *file;          /* trace CSV [required]; a relative path is resolved against the scenario
                           * file's folder, else the current directory; stored as resolved */
@@ -53,7 +57,8 @@ typedef struct sw_scenario_trace {
     bool fill_gaps;      /* accept longer gaps, carrying the last value forward [false] */
     double start_unix_s; /* start of the run, Unix s (YAML: ISO-8601); NAN = trace start */
     double end_unix_s;   /* end of the run, Unix s (YAML: ISO-8601); NAN = trace end */
-    char **baseline_regions; /* regions for centralized baselines [empty] */
+    char **baseline_regions; /* regions for centralized baselines, at most
+                              * SW_SCENARIO_MAX_BASELINE_REGIONS [empty] */
     size_t n_baseline_regions;
     sw_scenario_trace_derive derive;
 } sw_scenario_trace;

@@ -28,6 +28,7 @@ typedef struct region {
     size_t *next_diff; /* n entries */
     double step_s;     /* nominal step: the most common spacing */
     size_t last_line;  /* CSV line of the last point (parsing only) */
+    size_t name_len;   /* strlen(name) (parsing only) */
 } region;
 
 struct sw_trace {
@@ -224,6 +225,11 @@ static int region_reserve(region *r, size_t cap)
     return SW_OK;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -301,7 +307,9 @@ typedef struct parser {
     size_t n_regions, cap_regions;
     cell *cells;
     size_t cap_cells;
-    size_t expect_rows; /* capacity hint */
+    size_t expect_rows; /* capacity hint for regions that get a point on most lines */
+    int *index;         /* open-addressing hash of region names -> region, -1 = empty */
+    size_t cap_index;   /* a power of two, at least twice n_regions */
 } parser;
 
 static int perr(parser *ps, size_t line, size_t col, const char *fmt, ...)
@@ -382,12 +390,55 @@ static const char *show(const cell *c, char *buf, size_t size)
     return buf;
 }
 
+/* FNV-1a over the name's bytes. */
+static uint64_t name_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+    return h;
+}
+
+/* Slot of the region named s in the open-addressing index, or of the empty slot where it
+ * would go (the index is never more than half full). */
+static size_t index_slot(const parser *ps, const char *s, size_t len)
+{
+    size_t mask = ps->cap_index - 1;
+    for (size_t k = name_hash(s, len) & mask;; k = (k + 1) & mask) {
+        int ri = ps->index[k];
+        if (ri < 0)
+            return k;
+        const char *name = ps->r[ri].name;
+        if (ps->r[ri].name_len == len && memcmp(name, s, len) == 0)
+            return k;
+    }
+}
+
+/* Index of the region named s[0..len), or -1: one hash probe, so that a file of many regions
+ * parses in time linear in its size. */
 static int find_region(const parser *ps, const char *s, size_t len)
 {
-    for (size_t i = 0; i < ps->n_regions; i++)
-        if (ps->r[i].name && strlen(ps->r[i].name) == len && memcmp(ps->r[i].name, s, len) == 0)
-            return (int)i;
-    return -1;
+    return ps->cap_index ? ps->index[index_slot(ps, s, len)] : -1;
+}
+
+/* Puts region ri in the index, doubling it when half full. */
+static int index_add(parser *ps, int ri)
+{
+    if (2 * ((size_t)ri + 1) > ps->cap_index) {
+        size_t cap = ps->cap_index ? 2 * ps->cap_index : 64;
+        int *idx = malloc(cap * sizeof *idx);
+        if (!idx)
+            return -1;
+        for (size_t k = 0; k < cap; k++)
+            idx[k] = -1;
+        free(ps->index);
+        ps->index = idx;
+        ps->cap_index = cap;
+        for (int j = 0; j < ri; j++)
+            ps->index[index_slot(ps, ps->r[j].name, ps->r[j].name_len)] = j;
+    }
+    ps->index[index_slot(ps, ps->r[ri].name, ps->r[ri].name_len)] = ri;
+    return 0;
 }
 
 static int add_region(parser *ps, const char *s, size_t len)
@@ -407,7 +458,9 @@ static int add_region(parser *ps, const char *s, size_t len)
         return -1;
     memcpy(r->name, s, len);
     r->name[len] = '\0';
-    if (region_reserve(r, ps->expect_rows ? ps->expect_rows : 16) != SW_OK) {
+    r->name_len = len;
+    if (region_reserve(r, ps->expect_rows ? ps->expect_rows : 16) != SW_OK ||
+        index_add(ps, (int)ps->n_regions) != 0) {
         region_free(r);
         return -1;
     }
@@ -462,6 +515,13 @@ static int append_point(parser *ps, int ri, size_t line, size_t col, double t, d
                         "region %s: timestamp %s is before %s (line %zu), expected strictly "
                         "increasing timestamps",
                         r->name, a, b, r->last_line);
+        }
+        if (llround((t - prev) * 1000.0) < 1) {
+            sw_format_iso8601(prev, b, sizeof b);
+            return perr(ps, line, col,
+                        "region %s: timestamp %.6f s after %s (line %zu), expected rows at "
+                        "least 1 ms apart (times are compared in whole milliseconds)",
+                        r->name, t - prev, b, r->last_line);
         }
         double max_gap = ps->opt->max_gap_s;
         if (max_gap > 0 && t - prev > max_gap && !ps->opt->fill_gaps) {
@@ -557,6 +617,9 @@ static int parse_csv(parser *ps, const char *text, size_t len, sw_trace **out)
                 }
             } else if (nc == 3 && cell_is(&c[1], "region") && cell_is(&c[2], "value")) {
                 lay = LONG_MANY;
+                /* regions share the rows: each grows by doubling from a small start, so
+                 * that many regions do not each reserve the whole file */
+                ps->expect_rows = 0;
             } else {
                 lay = WIDE;
                 col_region = malloc(nc * sizeof *col_region);
@@ -680,57 +743,66 @@ static int parse_csv(parser *ps, const char *text, size_t len, sw_trace **out)
     const sw_trace_options *opt = ps->opt;
     bool filter = opt->regions && opt->n_regions;
     size_t n_out = filter ? opt->n_regions : ps->n_regions;
-    for (size_t i = 0; filter && i < n_out; i++) {
+    /* src[i]: the parsed region that becomes region i; picked[r]: region r is kept */
+    int *src = malloc((n_out ? n_out : 1) * sizeof *src);
+    bool *picked = calloc(ps->n_regions ? ps->n_regions : 1, sizeof *picked);
+    if (!src || !picked) {
+        free(src);
+        free(picked);
+        rc = oom(ps->err);
+        goto done;
+    }
+    for (size_t i = 0; i < n_out; i++) {
+        if (!filter) {
+            src[i] = (int)i;
+            picked[i] = true;
+            continue;
+        }
         const char *want = opt->regions[i] ? opt->regions[i] : "";
-        bool twice = false;
-        for (size_t j = 0; j < i; j++)
-            twice = twice || (opt->regions[j] && strcmp(opt->regions[j], want) == 0);
-        if (twice) {
+        src[i] = find_region(ps, want, strlen(want));
+        if (src[i] >= 0 && picked[src[i]]) {
             rc = perr(ps, header_line, 1, "region '%s' requested twice, expected unique names",
                       want);
-            goto done;
+            break;
         }
-        if (find_region(ps, want, strlen(want)) < 0) {
+        if (src[i] < 0) {
             char list[512] = "";
             size_t used = 0;
             for (size_t j = 0; j < ps->n_regions && used < sizeof list; j++)
                 used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", j ? ", " : "",
                                          ps->r[j].name);
             rc = perr(ps, header_line, 1, "unknown region '%s', expected one of: %s", want, list);
-            goto done;
+            break;
         }
+        picked[src[i]] = true;
     }
-    for (size_t i = 0; i < ps->n_regions; i++)
-        if (ps->r[i].n < 2) {
-            bool used = !filter;
-            for (size_t j = 0; filter && j < n_out; j++)
-                used = used || strcmp(opt->regions[j], ps->r[i].name) == 0;
-            if (!used)
-                continue;
+    for (size_t i = 0; rc == SW_OK && i < ps->n_regions; i++)
+        if (ps->r[i].n < 2 && picked[i]) {
             region *r = &ps->r[i];
             rc = perr(ps, r->n ? r->last_line : header_line + 1, 1,
                       "region %s has %zu data row%s, expected at least 2 (the step is inferred "
                       "from the spacing)",
                       r->name, r->n, r->n == 1 ? "" : "s");
-            goto done;
         }
-    sw_trace *tr = calloc(1, sizeof *tr);
-    if (!tr || !(tr->r = calloc(n_out, sizeof *tr->r))) {
+    free(picked);
+    sw_trace *tr = NULL;
+    if (rc == SW_OK && (!(tr = calloc(1, sizeof *tr)) || !(tr->r = calloc(n_out, sizeof *tr->r)))) {
         free(tr);
+        tr = NULL;
         rc = oom(ps->err);
-        goto done;
     }
-    for (size_t i = 0; i < n_out; i++) {
-        int src = filter ? find_region(ps, opt->regions[i], strlen(opt->regions[i])) : (int)i;
-        tr->r[i] = ps->r[src];
-        memset(&ps->r[src], 0, sizeof ps->r[src]); /* moved into the trace */
+    for (size_t i = 0; rc == SW_OK && i < n_out; i++) {
+        tr->r[i] = ps->r[src[i]];
+        memset(&ps->r[src[i]], 0, sizeof ps->r[src[i]]); /* moved into the trace */
         tr->n_regions++;
         if (infer_step(&tr->r[i], &tr->r[i].step_s) != SW_OK || region_finish(&tr->r[i]) != SW_OK) {
             sw_trace_destroy(tr);
             rc = oom(ps->err);
-            goto done;
         }
     }
+    free(src);
+    if (rc != SW_OK)
+        goto done;
     *out = tr;
 
 done:
@@ -765,6 +837,7 @@ int sw_trace_parse(const char *text, size_t len, const char *name, const sw_trac
         region_free(&ps.r[i]);
     free(ps.r);
     free(ps.cells);
+    free(ps.index);
     if (rc == SW_OK)
         sw_error_clear(err);
     return rc;
@@ -825,15 +898,25 @@ static int from_columns(const char *who, const char *const *names, const double 
     for (size_t k = 0; k < n_regions; k++) {
         if (!names[k] || !names[k][0])
             return sw_errorf(err, SW_EINPUT, "%s: empty region name, expected a name", who);
-        for (size_t j = 0; j < k; j++)
-            if (strcmp(names[j], names[k]) == 0)
-                return sw_errorf(err, SW_EINPUT,
-                                 "%s: region %s given twice, expected unique region names", who,
-                                 names[k]);
         if (n == 0 || !t_unix_s || !values[k])
             return sw_errorf(err, SW_EINPUT, "%s: region %s: no points, expected at least 1", who,
                              names[k]);
     }
+    /* unique names: sorted, so that many regions cost n log n, not n^2 */
+    const char **sorted = malloc(n_regions * sizeof *sorted);
+    if (!sorted)
+        return oom(err);
+    memcpy(sorted, names, n_regions * sizeof *sorted);
+    qsort(sorted, n_regions, sizeof *sorted, cmp_str);
+    for (size_t k = 1; k < n_regions; k++)
+        if (strcmp(sorted[k - 1], sorted[k]) == 0) {
+            int rc =
+                sw_errorf(err, SW_EINPUT, "%s: region %s given twice, expected unique region names",
+                          who, sorted[k]);
+            free(sorted);
+            return rc;
+        }
+    free(sorted);
     if (step_s <= 0 && n < 2)
         return sw_errorf(err, SW_EINPUT,
                          "%s: region %s: 1 point and step_s <= 0, expected a step or 2+ points",
@@ -844,12 +927,15 @@ static int from_columns(const char *who, const char *const *names, const double 
         if (!isfinite(t_unix_s[i]))
             return sw_errorf(err, SW_EINPUT, "%s: region %s: time[%zu] = %g, expected finite", who,
                              names[0], i, t_unix_s[i]);
-        if (i > 0 && !(t_unix_s[i] > t_unix_s[i - 1]))
+        if (i > 0 && !(llround((t_unix_s[i] - t_unix_s[i - 1]) * 1000.0) >= 1))
             return sw_errorf(err, SW_EINPUT,
-                             "%s: region %s: time[%zu] = %.3f is not after time[%zu] = %.3f, "
-                             "expected strictly increasing times",
+                             "%s: region %s: time[%zu] = %.6f is not at least 1 ms after "
+                             "time[%zu] = %.6f, expected strictly increasing times on a "
+                             "millisecond grid",
                              who, names[0], i, t_unix_s[i], i - 1, t_unix_s[i - 1]);
     }
+    if (step_s > 0 && step_s < 0.001)
+        return sw_errorf(err, SW_EINPUT, "%s: step_s = %g, expected at least 0.001 s", who, step_s);
     for (size_t k = 0; k < n_regions; k++)
         for (size_t i = 0; i < n; i++)
             if (!isfinite(values[k][i]) || values[k][i] < 0)

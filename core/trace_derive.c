@@ -71,6 +71,13 @@ int sw_trace_derive(const sw_trace *src, size_t n_regions, double shift_s, sw_tr
 
     size_t n = sw_trace_length(src, 0);
     double step_s = sw_trace_step(src, 0);
+    /* Loaded traces have rows at least 1 ms apart; this keeps the shift arithmetic below
+     * (a division by the step, a cast to an index) defined whatever the source. */
+    if (!(step_s >= 0.001) || !isfinite(step_s) || n == 0)
+        return sw_errorf(err, SW_EINPUT,
+                         "%s: region %s: step %g s over %zu points, expected a step of at least "
+                         "1 ms",
+                         who, sw_trace_region_name(src, 0), step_s, n);
     char **names = calloc(n_regions, sizeof *names);
     double **values = calloc(n_regions, sizeof *values);
     rc = names && values ? SW_OK : SW_ERUNTIME;
@@ -84,8 +91,8 @@ int sw_trace_derive(const sw_trace *src, size_t n_regions, double shift_s, sw_tr
         sw_trace_derived_name(k, names[k], 24);
         const double *v = sw_trace_values(src, k % m);
         /* whole steps, reduced mod n so that a shift longer than the span wraps again */
-        double steps = round((double)(k / m) * shift_s / step_s);
-        size_t s = (size_t)fmod(steps, (double)n);
+        double steps = fmod(round((double)(k / m) * shift_s / step_s), (double)n);
+        size_t s = isfinite(steps) && steps >= 0 && steps < (double)n ? (size_t)steps : 0;
         /* value_k[i] = v[(i - s) mod n]: the tail of v first, then its head */
         for (size_t i = 0; i < n; i++)
             values[k][i] = v[i >= s ? i - s : i + n - s];

@@ -23,6 +23,8 @@
 #include "exec/crc32.h"
 #include "exec/link.h"
 #include "exec/proto.h"
+#include "exec/round_limits.h"
+#include "exec/sockopt.h"
 #include "kernels/backend.h"
 #include "kernels/data.h"
 #include "kernels/model.h"
@@ -94,6 +96,9 @@ int sw_agent_parse_args(int argc, char **argv, sw_agent_options *o, int *help, s
     char why[256];
     if (o->backend && !sw_backend_by_name(o->backend, why, sizeof why))
         return sw_errorf(err, SW_EINPUT, "--backend: %s", why);
+    if (strlen(o->site) >= SW_PROTO_NAME_MAX) /* the JOIN message's field */
+        return sw_errorf(err, SW_EINPUT, "--site: %zu bytes, expected at most %d", strlen(o->site),
+                         SW_PROTO_NAME_MAX - 1);
     return SW_OK;
 }
 
@@ -140,6 +145,7 @@ typedef struct agent {
     int worker_rc;
     char worker_msg[512];
     uint64_t round_tokens, round_steps;
+    sw_round_limits limits; /* this round's deadline and token limit (exec/round_limits.h) */
     double round_loss_sum;
     /* cumulative */
     int64_t steps, tokens;
@@ -298,6 +304,10 @@ static void *worker_main(void *arg)
     agent *a = arg;
     pthread_mutex_lock(&a->mu);
     while (!a->quit) {
+        if (a->go && !sw_round_may_step(&a->limits, mono_s(), a->round_tokens, a->bt)) {
+            a->go = false; /* the plan's deadline or token limit: return the work */
+            a->finish_pending = true;
+        }
         uint32_t k = a->n_leases - 1;
         bool have = a->go && a->n_leases > 0 &&
                     a->lease_end[k] - a->lease_begin[k] - a->consumed[k] >= a->bt;
@@ -399,6 +409,7 @@ static int on_frame(agent *a, const uint8_t *f, size_t len, sw_error *err)
         a->lease_wait = a->no_data = a->need_lease = a->finish_pending = false;
         a->round_tokens = a->round_steps = 0;
         a->round_loss_sum = 0;
+        a->limits = sw_round_limits_of(&pl, mono_s());
         pthread_mutex_unlock(&a->mu);
         return SW_OK;
     }
@@ -520,13 +531,18 @@ static int setup_socket(agent *a, sw_error *err)
         return sw_errorf(err, SW_ERUNTIME, "agent: cannot create a ZeroMQ socket");
     int linger = 2000, hwm = 0;
     int64_t maxmsg = 2 * (int64_t)(SW_PROTO_HEADER + SW_PROTO_MAX_PAYLOAD);
-    zmq_setsockopt(a->sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(a->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(a->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(a->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     int sockbuf = 4 << 20; /* room for a few model chunks in flight (bench/RESULTS.md) */
-    zmq_setsockopt(a->sock, ZMQ_SNDBUF, &sockbuf, sizeof sockbuf);
-    zmq_setsockopt(a->sock, ZMQ_RCVBUF, &sockbuf, sizeof sockbuf);
+    const sw_sockopt opts[] = {
+        {ZMQ_LINGER, "ZMQ_LINGER", &linger, sizeof linger, true},
+        {ZMQ_SNDHWM, "ZMQ_SNDHWM", &hwm, sizeof hwm, true},
+        {ZMQ_RCVHWM, "ZMQ_RCVHWM", &hwm, sizeof hwm, true},
+        {ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", &maxmsg, sizeof maxmsg, true},
+        {ZMQ_SNDBUF, "ZMQ_SNDBUF", &sockbuf, sizeof sockbuf, false},
+        {ZMQ_RCVBUF, "ZMQ_RCVBUF", &sockbuf, sizeof sockbuf, false},
+    };
+    int orc = sw_sockopts_set(a->sock, opts, sizeof opts / sizeof *opts, "agent", err);
+    if (orc != SW_OK)
+        return orc;
     if (a->o->keys_dir) {
         char path[4096];
         sw_keypair kp;
@@ -599,6 +615,11 @@ int sw_agent_run(const sw_agent_options *o, sw_error *err)
         if (rc == SW_OK && a->worker_started) {
             pthread_mutex_lock(&a->mu);
             bool need = a->go && a->need_lease && !a->lease_wait && !a->no_data;
+            if (a->go && a->st == A_TRAINING &&
+                !sw_round_may_step(&a->limits, now, a->round_tokens, a->bt)) {
+                a->go = false; /* the deadline passed while the worker waited */
+                a->finish_pending = true;
+            }
             bool finish = a->finish_pending && !a->busy;
             bool metrics = a->st == A_TRAINING && a->metric_n &&
                            now - a->last_metrics >= a->w.log_interval_ms * 1e-3;

@@ -1,5 +1,6 @@
 /* auth.c - CURVE key files and the ZAP allow-list handler (see auth.h). */
 #include "exec/auth.h"
+#include "core/fsutil.h"
 #include "exec/fmt.h"
 
 #include <dirent.h>
@@ -15,9 +16,14 @@
 #include <unistd.h>
 #include <zmq.h>
 
-static int write_file(const char *path, const char *text, mode_t mode, sw_error *err)
+/* Writes text to path with mode; without `overwrite` an existing file is an error (O_EXCL). */
+static int write_file(const char *path, const char *text, mode_t mode, bool overwrite,
+                      sw_error *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    int fd = open(path, O_WRONLY | O_CREAT | (overwrite ? O_TRUNC : O_EXCL), mode);
+    if (fd < 0 && errno == EEXIST)
+        return sw_errorf(err, SW_EINPUT,
+                         "%s: exists (created meanwhile); refusing to overwrite a key", path);
     if (fd < 0)
         return sw_errorf(err, SW_ERUNTIME, "%s: cannot create: %s", path, strerror(errno));
     size_t n = strlen(text);
@@ -27,33 +33,38 @@ static int write_file(const char *path, const char *text, mode_t mode, sw_error 
     return ok ? SW_OK : sw_errorf(err, SW_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
 }
 
-int sw_keys_generate(const char *dir, const char *name, sw_keypair *out, sw_error *err)
+int sw_keys_write(const char *dir, const char *name, bool overwrite, sw_keypair *out, sw_error *err)
 {
     sw_keypair kp;
     if (zmq_curve_keypair(kp.pub, kp.sec) != 0)
         return sw_errorf(err, SW_ERUNTIME, "keygen: zmq_curve_keypair: %s", zmq_strerror(errno));
-    char parent[4096];
-    sw_pathf(parent, sizeof parent, "%s", dir);
-    for (char *p = parent + 1; *p; p++) /* parents as needed, like mkdir -p */
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(parent, 0755);
-            *p = '/';
-        }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return sw_errorf(err, SW_ERUNTIME, "%s: cannot create folder: %s", dir, strerror(errno));
-    char path[4096], text[256];
+    int rc = sw_mkdir_p(dir, 0700, err);
+    if (rc != SW_OK)
+        return rc;
+    char path[4096], pub_path[4096], text[256];
     sw_pathf(path, sizeof path, "%s/%s.key", dir, name);
+    sw_pathf(pub_path, sizeof pub_path, "%s/%s.pub", dir, name);
+    struct stat st;
+    const char *existing = stat(path, &st) == 0 ? path : stat(pub_path, &st) == 0 ? pub_path : NULL;
+    if (!overwrite && existing)
+        return sw_errorf(err, SW_EINPUT,
+                         "%s: exists; refusing to overwrite a key (agents on an allow list would "
+                         "lose access), expected a new -o DIR or --name, or --force",
+                         existing);
     sw_pathf(text, sizeof text, "public = %s\nsecret = %s\n", kp.pub, kp.sec);
-    int rc = write_file(path, text, 0600, err);
+    rc = write_file(path, text, 0600, overwrite, err);
     if (rc == SW_OK) {
-        sw_pathf(path, sizeof path, "%s/%s.pub", dir, name);
         sw_pathf(text, sizeof text, "%s\n", kp.pub);
-        rc = write_file(path, text, 0644, err);
+        rc = write_file(pub_path, text, 0644, overwrite, err);
     }
     if (rc == SW_OK && out)
         *out = kp;
     return rc;
+}
+
+int sw_keys_generate(const char *dir, const char *name, sw_keypair *out, sw_error *err)
+{
+    return sw_keys_write(dir, name, true, out, err);
 }
 
 /* A Z85 key: 40 characters of the Z85 alphabet. */
@@ -69,51 +80,60 @@ static bool z85_key(const char *s)
     return true;
 }
 
-static void chomp(char *s)
+#define KEY_FILE_MAX 65536 /* bytes; a longer key file is an error */
+
+/* The next line of [*p, end): its start and length without the line end; false at the end. */
+static bool next_line(const char **p, const char *end, const char **line, size_t *len)
 {
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
-        s[--n] = '\0';
+    if (*p >= end)
+        return false;
+    const char *eol = memchr(*p, '\n', (size_t)(end - *p));
+    *line = *p;
+    *len = (size_t)((eol ? eol : end) - *p);
+    *p = eol ? eol + 1 : end;
+    while (*len && ((*line)[*len - 1] == '\r' || (*line)[*len - 1] == ' '))
+        (*len)--;
+    return true;
 }
 
-int sw_keys_load_pair(const char *path, sw_keypair *out, sw_error *err)
+/* A Z85 key of exactly 40 characters at s (len bytes). */
+static bool z85_key_n(const char *s, size_t len)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
-    if (st.st_mode & 077)
-        return sw_errorf(err, SW_EINPUT,
-                         "%s: secret key is readable by others (mode %03o); "
-                         "chmod 600 it",
-                         path, (unsigned)(st.st_mode & 0777));
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
-    char line[256];
+    char k[SW_KEY_Z85];
+    if (len != 40 || memchr(s, '\0', len))
+        return false;
+    memcpy(k, s, 40);
+    k[40] = '\0';
+    return z85_key(k);
+}
+
+int sw_keys_parse_pair(const char *text, size_t len, const char *path, sw_keypair *out,
+                       sw_error *err)
+{
+    path = path ? path : "<key>";
+    if (len > KEY_FILE_MAX)
+        return sw_errorf(err, SW_EINPUT, "%s: %zu bytes, expected a key file of at most %d", path,
+                         len, KEY_FILE_MAX);
     sw_keypair kp = {{0}, {0}};
-    int lineno = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        chomp(line);
-        char *v;
+    const char *p = text, *end = text + len, *line;
+    size_t ll;
+    for (int lineno = 1; next_line(&p, end, &line, &ll); lineno++) {
         char *dst;
-        if (!strncmp(line, "public = ", 9)) {
-            v = line + 9;
+        if (ll >= 9 && !memcmp(line, "public = ", 9))
             dst = kp.pub;
-        } else if (!strncmp(line, "secret = ", 9)) {
-            v = line + 9;
+        else if (ll >= 9 && !memcmp(line, "secret = ", 9))
             dst = kp.sec;
-        } else {
+        else
             continue;
-        }
-        if (!z85_key(v)) {
-            fclose(f);
+        if (!z85_key_n(line + 9, ll - 9))
             return sw_errorf(err, SW_EINPUT, "%s:%d: expected a 40-character Z85 key", path,
                              lineno);
-        }
-        memcpy(dst, v, SW_KEY_Z85);
+        if (dst[0])
+            return sw_errorf(err, SW_EINPUT, "%s:%d: a second '%.6s' line, expected one", path,
+                             lineno, line);
+        memcpy(dst, line + 9, 40);
+        dst[40] = '\0';
     }
-    fclose(f);
     if (!kp.pub[0] || !kp.sec[0])
         return sw_errorf(err, SW_EINPUT, "%s: expected lines 'public = KEY' and 'secret = KEY'",
                          path);
@@ -121,59 +141,89 @@ int sw_keys_load_pair(const char *path, sw_keypair *out, sw_error *err)
     return SW_OK;
 }
 
-int sw_keys_load_pub(const char *path, char pub[SW_KEY_Z85], sw_error *err)
+int sw_keys_parse_pub(const char *text, size_t len, const char *path, char pub[SW_KEY_Z85],
+                      sw_error *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
-    char line[256] = "";
-    bool got = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
-    chomp(line);
-    if (!got || !z85_key(line))
+    path = path ? path : "<key>";
+    const char *p = text, *line = NULL;
+    size_t ll = 0;
+    if (len > KEY_FILE_MAX || !next_line(&p, text + len, &line, &ll) || !z85_key_n(line, ll))
         return sw_errorf(err, SW_EINPUT, "%s:1: expected a 40-character Z85 public key", path);
-    memcpy(pub, line, SW_KEY_Z85);
+    memcpy(pub, line, 40);
+    pub[40] = '\0';
     return SW_OK;
 }
 
-int sw_keys_load_authorized(const char *dir, char (**keys)[SW_KEY_Z85], size_t *n, sw_error *err)
+/* Reads a whole key file of at most KEY_FILE_MAX bytes; `secret`: the file must be private to
+ * its owner, who must be this user (or root). */
+static int read_key_file(const char *path, bool secret, char **text, size_t *len, sw_error *err)
 {
-    char path[4096];
-    sw_pathf(path, sizeof path, "%s/authorized", dir);
-    DIR *d = opendir(path);
-    if (!d)
-        return sw_errorf(err, SW_EINPUT, "%s: cannot open the allow list folder: %s", path,
-                         strerror(errno));
-    *keys = NULL;
-    *n = 0;
-    size_t cap = 0;
-    struct dirent *e;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
+    struct stat st;
     int rc = SW_OK;
-    while (rc == SW_OK && (e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 4, ".pub"))
+    if (fstat(fd, &st) != 0)
+        rc = sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = sw_errorf(err, SW_EINPUT, "%s: not a regular file, expected a key file", path);
+    else if (secret && (st.st_mode & 077))
+        rc = sw_errorf(err, SW_EINPUT,
+                       "%s: secret key is readable by others (mode %03o); "
+                       "chmod 600 it",
+                       path, (unsigned)(st.st_mode & 0777));
+    else if (secret && st.st_uid != geteuid() && st.st_uid != 0)
+        rc = sw_errorf(err, SW_EINPUT,
+                       "%s: secret key is owned by uid %u, expected this user (uid %u) or root",
+                       path, (unsigned)st.st_uid, (unsigned)geteuid());
+    else if (st.st_size > KEY_FILE_MAX)
+        rc = sw_errorf(err, SW_EINPUT, "%s: %lld bytes, expected a key file of at most %d", path,
+                       (long long)st.st_size, KEY_FILE_MAX);
+    char *buf = rc == SW_OK ? malloc((size_t)st.st_size + 1) : NULL;
+    if (rc == SW_OK && !buf)
+        rc = sw_errorf(err, SW_ERUNTIME, "%s: out of memory", path);
+    size_t n = 0;
+    while (rc == SW_OK && n < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+        if (r < 0 && errno == EINTR)
             continue;
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 8;
-            void *p = realloc(*keys, cap * sizeof **keys);
-            if (!p) {
-                rc = sw_errorf(err, SW_ERUNTIME, "keys: out of memory");
-                break;
-            }
-            *keys = p;
-        }
-        char file[4400];
-        sw_pathf(file, sizeof file, "%s/%s", path, e->d_name);
-        rc = sw_keys_load_pub(file, (*keys)[*n], err);
-        if (rc == SW_OK)
-            (*n)++;
+        if (r < 0)
+            rc = sw_errorf(err, SW_EINPUT, "%s: cannot read key: %s", path, strerror(errno));
+        if (r <= 0)
+            break;
+        n += (size_t)r;
     }
-    closedir(d);
+    close(fd);
     if (rc != SW_OK) {
-        free(*keys);
-        *keys = NULL;
-        *n = 0;
+        free(buf);
+        return rc;
     }
+    *text = buf;
+    *len = n;
+    return SW_OK;
+}
+
+int sw_keys_load_pair(const char *path, sw_keypair *out, sw_error *err)
+{
+    char *text;
+    size_t len;
+    int rc = read_key_file(path, true, &text, &len, err);
+    if (rc != SW_OK)
+        return rc;
+    rc = sw_keys_parse_pair(text, len, path, out, err);
+    free(text);
+    return rc;
+}
+
+int sw_keys_load_pub(const char *path, char pub[SW_KEY_Z85], sw_error *err)
+{
+    char *text;
+    size_t len;
+    int rc = read_key_file(path, false, &text, &len, err);
+    if (rc != SW_OK)
+        return rc;
+    rc = sw_keys_parse_pub(text, len, path, pub, err);
+    free(text);
     return rc;
 }
 
@@ -201,8 +251,7 @@ int sw_curve_client(void *sock, const sw_keypair *kp, const char *server_pub, sw
 struct sw_zap {
     void *ctx;
     void *rep;
-    char (*keys)[SW_KEY_Z85];
-    size_t n;
+    sw_allow *allow; /* owned */
     FILE *log;
     pthread_t thread;
     atomic_bool stop;
@@ -239,8 +288,7 @@ static void *zap_main(void *arg)
         if (nf >= 7 && zmq_msg_size(&f[5]) == 5 && !memcmp(zmq_msg_data(&f[5]), "CURVE", 5) &&
             zmq_msg_size(&f[6]) == 32) {
             zmq_z85_encode(key, zmq_msg_data(&f[6]), 32);
-            for (size_t i = 0; i < z->n && !ok; i++)
-                ok = !strcmp(key, z->keys[i]);
+            ok = sw_allow_has_key(z->allow, key);
         }
         if (nf >= 4) {
             size_t an =
@@ -273,22 +321,16 @@ static void *zap_main(void *arg)
     return NULL;
 }
 
-int sw_zap_start(void *ctx, const char (*keys)[SW_KEY_Z85], size_t n, FILE *log, sw_zap **out,
-                 sw_error *err)
+int sw_zap_start(void *ctx, sw_allow *allow, FILE *log, sw_zap **out, sw_error *err)
 {
     sw_zap *z = calloc(1, sizeof *z);
-    if (!z)
-        return sw_errorf(err, SW_ERUNTIME, "zap: out of memory");
-    z->ctx = ctx;
-    z->log = log;
-    z->n = n;
-    z->keys = n ? malloc(n * sizeof *z->keys) : NULL;
-    if (n && !z->keys) {
-        free(z);
+    if (!z) {
+        sw_allow_destroy(allow);
         return sw_errorf(err, SW_ERUNTIME, "zap: out of memory");
     }
-    if (n)
-        memcpy(z->keys, keys, n * sizeof *z->keys);
+    z->ctx = ctx;
+    z->log = log;
+    z->allow = allow;
     z->rep = zmq_socket(ctx, ZMQ_REP);
     int linger = 0;
     if (!z->rep || zmq_setsockopt(z->rep, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
@@ -296,19 +338,36 @@ int sw_zap_start(void *ctx, const char (*keys)[SW_KEY_Z85], size_t n, FILE *log,
         int e = errno;
         if (z->rep)
             zmq_close(z->rep);
-        free(z->keys);
+        sw_allow_destroy(z->allow);
         free(z);
         return sw_errorf(err, SW_ERUNTIME, "zap: cannot bind inproc://zeromq.zap.01: %s",
                          zmq_strerror(e));
     }
     if (pthread_create(&z->thread, NULL, zap_main, z) != 0) {
         zmq_close(z->rep);
-        free(z->keys);
+        sw_allow_destroy(z->allow);
         free(z);
         return sw_errorf(err, SW_ERUNTIME, "zap: cannot start the thread");
     }
     *out = z;
     return SW_OK;
+}
+
+bool sw_zap_may_act(const sw_zap *z, const char *user_id, const char *site, char *why, size_t cap)
+{
+    if (!z)
+        return true; /* no CURVE: nothing to check against (the coordinator warned) */
+    if (!user_id || !user_id[0]) {
+        sw_pathf(why, cap, "no authenticated key on the connection");
+        return false;
+    }
+    if (sw_allow_permits(z->allow, user_id, site))
+        return true;
+    char sites[160];
+    sw_allow_sites_of(z->allow, user_id, sites, sizeof sites);
+    sw_pathf(why, cap, "key %s may act as %s%s, not as '%s'", user_id, sites[0] ? "" : "no site",
+             sites, site ? site : "");
+    return false;
 }
 
 unsigned sw_zap_rejected(const sw_zap *z)
@@ -322,6 +381,71 @@ void sw_zap_stop(sw_zap *z)
         return;
     atomic_store(&z->stop, true);
     pthread_join(z->thread, NULL);
-    free(z->keys);
+    sw_allow_destroy(z->allow);
     free(z);
+}
+
+/* ---- transport ---- */
+
+bool sw_endpoint_is_local(const char *ep)
+{
+    if (!ep)
+        return true; /* the default, tcp://127.0.0.1:* */
+    if (!strncmp(ep, "ipc://", 6) || !strncmp(ep, "inproc://", 9))
+        return true;
+    if (strncmp(ep, "tcp://", 6))
+        return false;
+    const char *h = ep + 6;
+    const char *semi = strchr(h, ';'); /* tcp://SOURCE;HOST:PORT: the bound part is HOST */
+    if (semi)
+        return false;
+    size_t hl;
+    if (h[0] == '[') {
+        const char *close = strchr(h, ']');
+        if (!close)
+            return false;
+        h++;
+        hl = (size_t)(close - h);
+        return hl == 3 && !memcmp(h, "::1", 3);
+    }
+    const char *colon = strrchr(h, ':');
+    hl = colon ? (size_t)(colon - h) : strlen(h);
+    if (hl == 9 && !memcmp(h, "localhost", 9))
+        return true;
+    /* 127.0.0.0/8, written as four decimal numbers */
+    if (hl < 4 || memcmp(h, "127.", 4))
+        return false;
+    int dots = 0, digits = 0;
+    for (size_t i = 0; i < hl; i++) {
+        if (h[i] == '.') {
+            if (!digits)
+                return false;
+            dots++;
+            digits = 0;
+        } else if (h[i] >= '0' && h[i] <= '9' && digits < 3) {
+            digits++;
+        } else {
+            return false;
+        }
+    }
+    return dots == 3 && digits > 0;
+}
+
+int sw_transport_check(const char *listen, bool curve, bool insecure, FILE *log, sw_error *err)
+{
+    if (curve || sw_endpoint_is_local(listen))
+        return SW_OK;
+    if (!insecure)
+        return sw_errorf(err, SW_EINPUT,
+                         "--listen %s: not a loopback address, and without --keys agents would "
+                         "connect unencrypted and unauthenticated (anyone who reaches it could "
+                         "join as any site); expected --keys DIR (docs/exec.md) or --insecure",
+                         listen);
+    FILE *out = log ? log : stderr;
+    fprintf(out,
+            "spillway coordinator: WARNING: --insecure: listening on %s without CURVE; anyone "
+            "who can reach it can join as any site and read the model\n",
+            listen);
+    fflush(out);
+    return SW_OK;
 }

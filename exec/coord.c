@@ -9,6 +9,7 @@
  * (an event note at t = 0 and the summary figure power_measured = 0).
  */
 #include "exec/coord_int.h"
+#include "core/fsutil.h"
 #include "exec/fmt.h"
 
 #include <errno.h>
@@ -386,9 +387,9 @@ static int start_new(coord *c, sw_error *err)
     /* RAPL measures the whole package, which local sites share, so it cannot be split into
      * per-site power: sites are modelled either way, and a readable counter is reported
      * beside the model as the host's measured energy. */
-    sw_rapl_open(&c->rapl);
+    sw_rapl_open(&c->rapl, NULL, 0, coord_mono_s());
     sw_run_event(c->run, 0, SW_REPORT_EV_NOTE, -1, -1, NAN,
-                 c->rapl.ok ? "power: modelled from the scenario's power_w per state; host RAPL "
+                 c->rapl.on ? "power: modelled from the scenario's power_w per state; host RAPL "
                               "energy in summary rapl_host_energy_kwh"
                             : "power: modelled from the scenario's power_w per state (no RAPL "
                               "counters)");
@@ -453,12 +454,28 @@ static int setup(coord *c, sw_error *err)
         return sw_errorf(err, SW_EINPUT, "%s: sites: at most %d", sc->name, SW_REPORT_MAX_SITES);
     if (!(c->sites = calloc(c->n_sites, sizeof *c->sites)))
         return sw_errorf(err, SW_ERUNTIME, "coordinator: out of memory");
+    /* fields the WELCOME and JOIN messages carry must fit them, not be cut */
+    if (o->data_path && strlen(o->data_path) >= SW_PROTO_TEXT_MAX)
+        return sw_errorf(err, SW_EINPUT, "--data %.60s...: %zu bytes, expected at most %d",
+                         o->data_path, strlen(o->data_path), SW_PROTO_TEXT_MAX - 1);
+    for (size_t i = 0; i < sc->n_sites; i++)
+        if (strlen(sc->sites[i].name) >= SW_PROTO_NAME_MAX)
+            return sw_errorf(err, SW_EINPUT,
+                             "%s: key 'sites[%zu].name': %zu bytes, expected at most %d for exec",
+                             sc->name, i, strlen(sc->sites[i].name), SW_PROTO_NAME_MAX - 1);
+    /* transport rule (exec/auth.h), before anything is written: CURVE with --keys, or with
+     * keys generated for local agents unless --insecure */
+    int kind0 = o->provisioner >= 0 ? o->provisioner : (int)sc->exec.provisioner;
+    bool curve = !o->insecure && (o->keys_dir || kind0 == SW_PROVISIONER_LOCAL);
+    int trc = sw_transport_check(o->listen, curve, o->insecure, o->log, err);
+    if (trc != SW_OK)
+        return trc;
     if (o->run_dir)
         sw_pathf(c->run_dir, sizeof c->run_dir, "%s", o->run_dir);
     else
         sw_pathf(c->run_dir, sizeof c->run_dir, "%s.run", o->out_path);
-    if (coord_mkdir_p(c->run_dir) != 0)
-        return sw_errorf(err, SW_ERUNTIME, "%s: cannot create: %s", c->run_dir, strerror(errno));
+    if (sw_mkdir_p(c->run_dir, 0777, err) != SW_OK)
+        return SW_ERUNTIME;
     int rc = setup_model(c, err);
     if (rc != SW_OK)
         return rc;
@@ -515,6 +532,7 @@ static void run_loop(coord *c)
     double wake = 0;
     while (c->status == SW_OK && !stop_requested) {
         coord_drain_socket(c); /* what arrived while we were busy counts before any timeout */
+        sw_rapl_sample(&c->rapl, coord_mono_s(), false);
         coord_eval_collect(c, false);
         coord_check_sites(c);
         inject_failures(c);
@@ -539,11 +557,12 @@ static void run_loop(coord *c)
 static int finish(coord *c, sw_coord_result *res, sw_error *err)
 {
     coord_eval_collect(c, true);
+    sw_rapl_sample(&c->rapl, coord_mono_s(), true);
     double now = coord_run_t(c);
     for (size_t i = 0; i < c->n_sites; i++) {
         csite *s = &c->sites[i];
-        if (s->joined) {
-            sw_msg_release r = {.stay = c->prov.ops->agents_stay};
+        if (s->joined) { /* the run is over: every agent, static ones too, leaves (exit 0) */
+            sw_msg_release r = {.stay = 0};
             uint8_t pl[8];
             size_t n = sw_msg_put_release(pl, sizeof pl, &r);
             coord_send_to(c, s, SW_MSG_RELEASE, -1, pl, n);
@@ -575,7 +594,7 @@ static int finish(coord *c, sw_coord_result *res, sw_error *err)
         sw_run_fail(c->run, SW_ERUNTIME,
                     "stopped by a signal at t=%.0f s, before the end of the run", now);
     sw_report_summary sum;
-    int rc = sw_run_close(c->run, now, extras, c->rapl.ok ? 8 : 7, &sum, err);
+    int rc = sw_run_close(c->run, now, extras, c->rapl.on ? 8 : 7, &sum, err);
     if (res) {
         res->runtime_h = sum.runtime_h;
         res->energy_kwh = sum.energy_kwh;

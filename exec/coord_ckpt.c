@@ -20,8 +20,8 @@
 
 #define CKPT_MAGIC "SWXCKPT1"
 #define CKPT_VERSION                                                                               \
-    3u /* 2: the engine's snapshot, shards as of the aggregation; 3: the                           \
-           journal in its own append-only file */
+    4u /* 2: the engine's snapshot, shards as of the aggregation; 3: the                           \
+           journal in its own append-only file; 4: the host's RAPL energy */
 
 typedef struct ckpt_site {
     int64_t steps_total, tokens_total;
@@ -39,6 +39,7 @@ typedef struct ckpt_head {
     double best_ppl, last_loss;
     uint64_t shards_len, journal_len, engine_len;
     uint32_t journal_crc, pad; /* CRC-32 of the journal file's first journal_len bytes */
+    double rapl_energy_j;      /* host RAPL energy counted so far (NAN: no counter) */
 } ckpt_head;
 
 void coord_checkpoint_path(const coord *c, char *buf, size_t cap)
@@ -142,6 +143,8 @@ int coord_checkpoint_write(coord *c, sw_error *err)
     h.journal_len = c->jr_written;
     h.journal_crc = c->jr_crc;
     h.engine_len = c->ck_engine_len;
+    sw_rapl_sample(&c->rapl, coord_mono_s(), true);
+    h.rapl_energy_j = sw_rapl_energy_j(&c->rapl);
     char path[2200], tmp[2300];
     coord_checkpoint_path(c, path, sizeof path);
     sw_pathf(tmp, sizeof tmp, "%s.tmp", path);
@@ -306,6 +309,8 @@ int coord_resume(coord *c, const char *cpath, sw_error *err)
         return rc;
     sw_run_event(c->run, c->t_base, SW_REPORT_EV_NOTE, -1, -1, (double)h.round_next,
                  "coordinator restarted from its checkpoint; value = next round");
+    if (isfinite(h.rapl_energy_j)) /* the energy before the restart is kept */
+        sw_rapl_open(&c->rapl, NULL, h.rapl_energy_j, coord_mono_s());
     return SW_OK;
 }
 

@@ -150,7 +150,6 @@ int coord_resume(coord *c, const char *cpath, sw_error *err);
 void coord_journal_reset(coord *c); /* a new run: removes an earlier run's journal file */
 
 /* ---- coord_net.c ---- */
-int coord_mkdir_p(const char *dir);
 int coord_local_keys(coord *c, char *keys_dir, size_t cap, sw_error *err);
 int coord_setup_socket(coord *c, const char *keys_dir, sw_error *err);
 

@@ -73,8 +73,8 @@ static void send_welcome(coord *c, csite *s)
     coord_send_to(c, s, SW_MSG_WELCOME, -1, pl, n);
 }
 
-static void on_join(coord *c, const uint8_t *id, size_t id_len, const sw_msg_header *h,
-                    const uint8_t *p)
+static void on_join(coord *c, const uint8_t *id, size_t id_len, const char *user_id,
+                    const sw_msg_header *h, const uint8_t *p)
 {
     (void)h;
     sw_msg_join j;
@@ -87,16 +87,19 @@ static void on_join(coord *c, const uint8_t *id, size_t id_len, const sw_msg_hea
     }
     int idx = sw_scenario_site_index(c->sc, j.site);
     const char *why = NULL;
+    char deny[300];
     csite *s = idx >= 0 ? &c->sites[idx] : NULL;
     bool is_static = c->prov.ops->joins_unasked;
-    if (!s)
+    if (!sw_zap_may_act(c->zap, user_id, j.site, deny, sizeof deny))
+        why = deny;
+    else if (!s)
         why = "no such site in the scenario";
     else if (s->joined && (s->peer.id_len != id_len || memcmp(s->peer.id, id, id_len)))
         why = "site already has an agent";
     else if (!s->joined && !s->provisioning && !is_static)
         why = "site is not being provisioned";
     if (why) {
-        char msg[200];
+        char msg[400];
         sw_pathf(msg, sizeof msg, "join of '%s' refused: %s", j.site, why);
         coord_reject(c, j.site, msg);
         sw_msg_text t;
@@ -336,7 +339,7 @@ void coord_drain_socket(coord *c)
         else if (s)
             on_site_msg(c, s, &h, p);
         else if (h.type == SW_MSG_JOIN && id_len <= sizeof s->peer.id)
-            on_join(c, id, id_len, &h, p);
+            on_join(c, id, id_len, zmq_msg_gets(&fm, "User-Id"), &h, p);
         else
             coord_reject(c, "an unknown peer", "message: only join is accepted before joining");
         zmq_msg_close(&fm);

@@ -2,6 +2,8 @@
  * a local run (see coord_int.h). */
 #include "exec/coord_int.h"
 #include "exec/fmt.h"
+#include "exec/sockopt.h"
+#include "core/fsutil.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,19 +12,6 @@
 #include <sys/stat.h>
 #include <zmq.h>
 
-int coord_mkdir_p(const char *dir)
-{
-    char d[2048];
-    sw_pathf(d, sizeof d, "%s", dir);
-    for (char *p = d + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(d, 0755);
-            *p = '/';
-        }
-    return mkdir(d, 0755) == 0 || errno == EEXIST ? 0 : -1;
-}
-
 /* Keys for a local run: the coordinator's, and one folder per site with its agent keypair
  * and the coordinator's public key; every agent's public key is allow-listed. */
 int coord_local_keys(coord *c, char *keys_dir, size_t cap, sw_error *err)
@@ -30,8 +19,8 @@ int coord_local_keys(coord *c, char *keys_dir, size_t cap, sw_error *err)
     sw_pathf(keys_dir, cap, "%s/keys", c->run_dir);
     char auth[2200], site_dir[2300], src[2300];
     sw_pathf(auth, sizeof auth, "%s/authorized", keys_dir);
-    if (coord_mkdir_p(auth) != 0)
-        return sw_errorf(err, SW_ERUNTIME, "%s: cannot create: %s", auth, strerror(errno));
+    if (sw_mkdir_p(auth, 0700, err) != SW_OK)
+        return SW_ERUNTIME;
     chmod(keys_dir, 0700);
     sw_keypair coord_kp;
     int rc = sw_keys_generate(keys_dir, "coordinator", &coord_kp, err);
@@ -66,15 +55,13 @@ int coord_setup_socket(coord *c, const char *keys_dir, sw_error *err)
     if (keys_dir) {
         char path[2200];
         sw_keypair kp;
-        char(*keys)[SW_KEY_Z85] = NULL;
-        size_t nk = 0;
+        sw_allow *allow = NULL;
         sw_pathf(path, sizeof path, "%s/coordinator.key", keys_dir);
         rc = sw_keys_load_pair(path, &kp, err);
         if (rc == SW_OK)
-            rc = sw_keys_load_authorized(keys_dir, &keys, &nk, err);
+            rc = sw_allow_load_dir(keys_dir, &allow, err);
         if (rc == SW_OK)
-            rc = sw_zap_start(c->ctx, (const char(*)[SW_KEY_Z85])keys, nk, c->o->log, &c->zap, err);
-        free(keys);
+            rc = sw_zap_start(c->ctx, allow, c->o->log, &c->zap, err);
         if (rc != SW_OK)
             return rc;
         c->router = zmq_socket(c->ctx, ZMQ_ROUTER);
@@ -92,18 +79,24 @@ int coord_setup_socket(coord *c, const char *keys_dir, sw_error *err)
      * (and the peer disconnected); anything up to that reaches sw_msg_parse, which rejects
      * and logs what exceeds the bound. */
     int64_t maxmsg = 2 * (int64_t)(SW_PROTO_HEADER + SW_PROTO_MAX_PAYLOAD);
-    zmq_setsockopt(c->router, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(c->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(c->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(c->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     int sockbuf = 4 << 20; /* room for a few model chunks in flight (bench/RESULTS.md) */
-    zmq_setsockopt(c->router, ZMQ_SNDBUF, &sockbuf, sizeof sockbuf);
-    zmq_setsockopt(c->router, ZMQ_RCVBUF, &sockbuf, sizeof sockbuf);
-    zmq_setsockopt(c->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    const sw_sockopt opts[] = {
+        {ZMQ_LINGER, "ZMQ_LINGER", &linger, sizeof linger, true},
+        {ZMQ_SNDHWM, "ZMQ_SNDHWM", &hwm, sizeof hwm, true},
+        {ZMQ_RCVHWM, "ZMQ_RCVHWM", &hwm, sizeof hwm, true},
+        {ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", &maxmsg, sizeof maxmsg, true},
+        {ZMQ_SNDBUF, "ZMQ_SNDBUF", &sockbuf, sizeof sockbuf, false},
+        {ZMQ_RCVBUF, "ZMQ_RCVBUF", &sockbuf, sizeof sockbuf, false},
+        {ZMQ_ROUTER_HANDOVER, "ZMQ_ROUTER_HANDOVER", &one, sizeof one, false},
+    };
+    if ((rc = sw_sockopts_set(c->router, opts, sizeof opts / sizeof *opts, "coordinator", err)))
+        return rc;
     const char *ep = c->o->listen ? c->o->listen : "tcp://127.0.0.1:*";
     if (zmq_bind(c->router, ep) != 0)
         return sw_errorf(err, SW_EINPUT, "--listen %s: cannot bind: %s", ep, zmq_strerror(errno));
     size_t n = sizeof c->endpoint;
-    zmq_getsockopt(c->router, ZMQ_LAST_ENDPOINT, c->endpoint, &n);
+    if (zmq_getsockopt(c->router, ZMQ_LAST_ENDPOINT, c->endpoint, &n) != 0)
+        return sw_errorf(err, SW_ERUNTIME, "--listen %s: ZMQ_LAST_ENDPOINT: %s", ep,
+                         zmq_strerror(errno));
     return SW_OK;
 }

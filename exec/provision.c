@@ -120,6 +120,13 @@ void sw_prov_poll(const sw_provisioner *p, const char *site, sw_prov_site *ps, d
             }
         }
     }
+    if (ps->up_pending && ps->cmd_pid == 0) { /* the release is over: provision now */
+        sw_error e;
+        if (sw_prov_up(p, site, ps, now_mono, &e) != SW_OK) {
+            *failed = true;
+            sw_pathf(why, why_cap, "%s", e.msg);
+        }
+    }
     if (p->log)
         fflush(p->log);
 }

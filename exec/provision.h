@@ -47,6 +47,8 @@ typedef struct sw_prov_site {
     double cmd_deadline; /* monotonic s */
     double term_at;      /* local: when to SIGTERM a released agent that has not exited */
     bool down;           /* released (or failed) since the last provisioning */
+    bool up_pending;     /* command: provisioned while the release command still ran; the
+                          * provision command starts (sw_prov_poll) once that one ends */
 } sw_prov_site;
 
 /* A provisioner is one file with one table of operations (provision_local.c,
@@ -73,7 +75,9 @@ const sw_prov_ops *sw_prov_ops_of(sw_provisioner_kind kind);
  * (appended), stdin from /dev/null, and close every other descriptor. */
 void sw_prov_redirect_output(const sw_provisioner *p, const char *site, const char *suffix);
 
-/* Starts provisioning `site`. SW_ERUNTIME if the process or command cannot be started. */
+/* Starts provisioning `site`. SW_ERUNTIME if the process or command cannot be started. A
+ * release command of the site that is still running always finishes (or times out) first:
+ * the provision command then starts from sw_prov_poll. */
 int sw_prov_up(const sw_provisioner *p, const char *site, sw_prov_site *ps, double now_mono,
                sw_error *err);
 

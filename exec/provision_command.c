@@ -37,10 +37,20 @@ static pid_t spawn_cmd(const sw_provisioner *p, const char *site, const char *cm
 static int command_up(const sw_provisioner *p, const char *site, sw_prov_site *ps, double now_mono,
                       sw_error *err)
 {
+    if (ps->cmd_pid > 0 && ps->cmd_is_release) { /* never cut a release short */
+        ps->up_pending = true; /* sw_prov_poll provisions once the release has ended */
+        if (p->log)
+            fprintf(p->log,
+                    "spillway coordinator: provision %s: waiting for the release command "
+                    "(pid %d) to finish first\n",
+                    site, (int)ps->cmd_pid);
+        return SW_OK;
+    }
     if (ps->cmd_pid > 0) {
         kill(-ps->cmd_pid, SIGKILL);
         waitpid(ps->cmd_pid, NULL, 0);
     }
+    ps->up_pending = false;
     pid_t pid = spawn_cmd(p, site, p->provision_cmd, err);
     if (pid < 0)
         return SW_ERUNTIME;
@@ -57,6 +67,10 @@ static int command_down(const sw_provisioner *p, const char *site, sw_prov_site 
                         double now_mono, sw_error *err)
 {
     (void)failed;
+    if (ps->up_pending) { /* provisioned and released while the last release still ran */
+        ps->up_pending = false;
+        return SW_OK;
+    }
     if (ps->cmd_pid > 0) { /* a provision command still running is moot now */
         kill(-ps->cmd_pid, SIGKILL);
         waitpid(ps->cmd_pid, NULL, 0);

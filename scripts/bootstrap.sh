@@ -17,6 +17,10 @@ SW_PACKAGES=(
   libzmq3-dev libyaml-dev libopenblas-dev libpcre2-dev libglpk-dev
   python3 python3-numpy python3-h5py python3-matplotlib
   slurm-wlm munge
+  # tests/fuzz (sanitizer build): clang with libFuzzer, and clang's OpenMP for kernels/
+  clang libclang-rt-14-dev libomp-14-dev
+  # tests/net: network namespaces and veth pairs
+  iproute2
 )
 
 sw_log() { printf '[spillway] %s\n' "$*" >&2; }

@@ -7,6 +7,7 @@
  * cross-traffic) a transfer of S bytes then takes sum(latencies) + S / min(bandwidths).
  */
 #include "sim/platform.h"
+#include "core/fsutil.h"
 
 #include <errno.h>
 #include <math.h>
@@ -252,8 +253,9 @@ int sw_platform_write_xml(const sw_platform_spec *spec, const char *path, sw_err
         free(tmp);
         return rc;
     }
-    /* mkstemp makes the file private (0600); the platform is an artefact meant to be read. */
-    FILE *f = fchmod(fd, 0644) == 0 ? fdopen(fd, "w") : NULL;
+    /* mkstemp makes the file private (0600); the platform is an artefact meant to be read,
+     * as the umask allows. */
+    FILE *f = fchmod(fd, sw_umask_file_mode()) == 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
         rc = sw_errorf(err, SW_ERUNTIME, "%s: %s", tmp, strerror(errno));
         close(fd);

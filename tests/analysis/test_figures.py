@@ -5,7 +5,8 @@ file name for the sim-vs-sim comparison); figures.py draws every figure from the
 the arrays it exports (--export-data) are checked against the reports read directly with h5py,
 and against the hand-written trace. Bad input must give exit status 2 and name the file.
 
-Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/analysis
+Run from the repository root: /usr/bin/python3 tests/analysis/test_figures.py (exit 77 =
+skipped: h5py or the binary missing; under CI=true that fails instead)
 The spillway binary is $SW_SPILLWAY, else build/spillway.
 """
 
@@ -15,6 +16,9 @@ import subprocess
 import sys
 import tempfile
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import require  # noqa: E402
 
 try:
     import h5py
@@ -89,10 +93,10 @@ class FiguresTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if h5py is None:
-            raise unittest.SkipTest("needs python3-h5py and python3-numpy (/usr/bin/python3)")
+            require.missing("python3-h5py and python3-numpy (/usr/bin/python3)")
         binary = spillway_binary()
         if binary is None:
-            raise unittest.SkipTest("no spillway binary: set SW_SPILLWAY or build build/spillway")
+            require.missing("the spillway binary (set SW_SPILLWAY or build build/spillway)")
         cls.tmp = tempfile.mkdtemp(prefix="sw-test-figures-")
         with open(os.path.join(cls.tmp, "tiny.csv"), "w") as f:
             f.write(TRACE)
@@ -354,4 +358,4 @@ class FiguresTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    require.main()

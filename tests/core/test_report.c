@@ -415,6 +415,23 @@ Test(report, final_path_appears_only_at_close)
     cr_assert_eq(dir_entries(), 1);
 }
 
+/* Issue 13: the report honours the umask (mkstemp alone made it 0600). */
+Test(report, mode_follows_the_umask)
+{
+    mode_t old = umask(022);
+    const char *path = in_dir("run.h5");
+    write_and_close(path, 2);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0644, "mode %03o under umask 022", st.st_mode & 0777);
+    umask(027);
+    const char *other = in_dir("group.h5");
+    write_and_close(other, 2);
+    cr_assert_eq(stat(other, &st), 0);
+    umask(old);
+    cr_assert_eq(st.st_mode & 0777, 0640, "mode %03o under umask 027", st.st_mode & 0777);
+}
+
 Test(report, close_replaces_an_existing_report)
 {
     const char *path = in_dir("run.h5");

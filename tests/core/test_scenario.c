@@ -464,12 +464,56 @@ Test(scenario_resolved, awkward_values_round_trip)
                         "policy.kind=always_on",
                         "trace.fill_gaps=yes"};
     sw_scenario s;
-    parse_ok("name: \"odd: name # not a comment\"\ntrace: {file: " TRACE "}\n"
-             "sites: [{name: a, region: \"x y\"}, {name: b, region: R}]\n",
+    parse_ok("name: \"1e3\"\ntrace: {file: " TRACE "}\n"
+             "sites: [{name: a, region: \"x y\"}, {name: b, region: \"odd: name # not a "
+             "comment\"}]\n",
              ov, sizeof ov / sizeof ov[0], &s);
-    cr_assert_str_eq(s.name, "odd: name # not a comment");
+    cr_assert_str_eq(s.name, "1e3"); /* quoted: a string, not a number */
+    cr_assert_str_eq(s.sites[1].region, "odd: name # not a comment");
     cr_assert_str_eq(s.sites[0].name, "null"); /* quoted: a string, not null */
     round_trip(&s);
+    sw_scenario_free(&s);
+}
+
+/* Issue 13: the name makes the default report path results/<name>.h5, so it must be one safe
+ * file name; more baseline regions than sim --baselines runs are an error, not dropped. */
+Test(scenario_errors, unsafe_names_and_too_many_baselines)
+{
+    const char *bad[] = {"../../x", "a/b", ".hidden", "-rf", "a b", "x\\\\y"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char text[400];
+        snprintf(text, sizeof text,
+                 "name: \"%s\"\ntrace: {file: " TRACE "}\nsites: [{name: a, region: R}]\n", bad[i]);
+        sw_scenario s;
+        sw_error err;
+        cr_assert_eq(sw_scenario_parse_text(text, "names.yaml", NULL, 0, &s, &err), SW_EINPUT,
+                     "name '%s' accepted", bad[i]);
+        cr_assert(strstr(err.msg, "names.yaml:1") && strstr(err.msg, "key 'name'") &&
+                      strstr(err.msg, "safe file name"),
+                  "%s", err.msg);
+        sw_scenario_free(&s);
+    }
+    /* a file name that is not safe needs an explicit name */
+    sw_scenario s;
+    sw_error err;
+    const char *text = "trace: {file: " TRACE "}\nsites: [{name: a, region: R}]\n";
+    cr_assert_eq(sw_scenario_parse_text(text, "dir/my scenario.yaml", NULL, 0, &s, &err),
+                 SW_EINPUT);
+    cr_assert(strstr(err.msg, "'my scenario'") && strstr(err.msg, "key 'name'"), "%s", err.msg);
+    sw_scenario_free(&s);
+    const char *ov[] = {"name=../up"};
+    cr_assert_eq(sw_scenario_parse_text(text, "ok.yaml", ov, 1, &s, &err), SW_EINPUT);
+    cr_assert(strstr(err.msg, "key 'name': '../up'"), "%s", err.msg);
+    sw_scenario_free(&s);
+    char many[1200];
+    int n = snprintf(many, sizeof many, "name: m\ntrace: {file: " TRACE ", baseline_regions: [");
+    for (int k = 0; k < SW_SCENARIO_MAX_BASELINE_REGIONS + 1; k++)
+        n += snprintf(many + n, sizeof many - (size_t)n, "%sR%d", k ? ", " : "", k);
+    snprintf(many + n, sizeof many - (size_t)n, "]}\nsites: [{name: a, region: R}]\n");
+    cr_assert_eq(sw_scenario_parse_text(many, "many.yaml", NULL, 0, &s, &err), SW_EINPUT);
+    cr_assert(strstr(err.msg, "many.yaml:2") && strstr(err.msg, "trace.baseline_regions") &&
+                  strstr(err.msg, "16 regions, expected at most 15"),
+              "%s", err.msg);
     sw_scenario_free(&s);
 }
 

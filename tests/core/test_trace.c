@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/trace.h"
@@ -296,6 +297,86 @@ Test(trace_errors, gap_longer_than_limit_or_filled)
 Test(trace_errors, single_row_cannot_infer_step)
 {
     parse_bad("time,A\n2020-01-01T00:00Z,1\n", NULL, "bad.csv:2:1:", "region A has 1 data row");
+}
+
+/* Regression (issue 13): rows less than a millisecond apart gave step_s = 0, which
+ * sw_trace_derive divided by and used, cast from NaN, as an index. */
+Test(trace_errors, rows_closer_than_a_millisecond)
+{
+    parse_bad("time,A\n2020-01-01T00:00Z,1\n2020-01-01T00:00:00.0001Z,2\n", NULL,
+              "bad.csv:3:1:", "expected rows at least 1 ms apart");
+    parse_bad("time,region,value\n2020-01-01T00:00Z,X,1\n2020-01-01T00:00:00.0004Z,X,2\n", NULL,
+              "bad.csv:3:1:", "region X: timestamp 0.000400 s after");
+    /* exactly 1 ms apart is a valid grid */
+    sw_trace *t = parse_ok("time,A\n2020-01-01T00:00:00.000Z,1\n2020-01-01T00:00:00.001Z,2\n",
+                           "ms.csv", NULL);
+    cr_assert_float_eq(sw_trace_step(t, 0), 0.001, 1e-12);
+    sw_trace_destroy(t);
+    double tt[] = {T0, T0 + 0.0001}, v[] = {1, 2};
+    sw_error err;
+    cr_assert_eq(sw_trace_from_arrays("A", tt, v, 2, 0, &t, &err), SW_EINPUT);
+    cr_assert(strstr(err.msg, "at least 1 ms after") != NULL, "%s", err.msg);
+    double t2[] = {T0, T0 + 1};
+    cr_assert_eq(sw_trace_from_arrays("A", t2, v, 2, 1e-4, &t, &err), SW_EINPUT);
+    cr_assert(strstr(err.msg, "step_s") != NULL, "%s", err.msg);
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Regression (issue 13): every region reserved the file's line count and region lookup was a
+ * linear scan, so parsing was quadratic in the number of regions (3 s and 327 MB for a 1 MB
+ * file of 40,000 regions). Lookup is now hashed and long-layout regions grow from a small
+ * start: 40,000 regions in both layouts parse in well under a second. */
+Test(trace_layout, many_regions_parse_in_linear_time, .timeout = 60)
+{
+    enum { N = 40000 };
+    size_t cap = (size_t)N * 100, len = 0;
+    char *csv = malloc(cap);
+    len += (size_t)snprintf(csv + len, cap - len, "time,region,value\n");
+    for (int row = 0; row < 2; row++)
+        for (int k = 0; k < N; k++)
+            len += (size_t)snprintf(csv + len, cap - len, "2020-01-01T00:%02d:00Z,R%d,%d\n",
+                                    5 * row, k, k + row);
+    sw_trace *t = NULL;
+    sw_error err;
+    double t0 = seconds_now();
+    cr_assert_eq(sw_trace_parse(csv, len, "many.csv", NULL, &t, &err), SW_OK, "%s", err.msg);
+    double long_s = seconds_now() - t0;
+    cr_assert_eq(sw_trace_region_count(t), N);
+    cr_assert_str_eq(sw_trace_region_name(t, N - 1), "R39999");
+    cr_assert_eq(sw_trace_value(t, 12345, T0 + 301), 12346);
+    sw_trace_destroy(t);
+
+    /* the same regions as columns of a wide file, and a duplicate column found by the index */
+    len = (size_t)snprintf(csv, cap, "time");
+    for (int k = 0; k < N; k++)
+        len += (size_t)snprintf(csv + len, cap - len, ",R%d", k);
+    size_t header_len = len;
+    for (int row = 0; row < 2; row++) {
+        len += (size_t)snprintf(csv + len, cap - len, "\n2020-01-01T00:%02d:00Z", 5 * row);
+        for (int k = 0; k < N; k++)
+            len += (size_t)snprintf(csv + len, cap - len, ",%d", row);
+    }
+    t0 = seconds_now();
+    cr_assert_eq(sw_trace_parse(csv, len, "wide.csv", NULL, &t, &err), SW_OK, "%s", err.msg);
+    double wide_s = seconds_now() - t0;
+    cr_assert_eq(sw_trace_region_count(t), N);
+    cr_assert_eq(sw_trace_region_index(t, "R777"), 777);
+    sw_trace_destroy(t);
+    snprintf(csv + header_len - 7, 8, ",R39998"); /* the last column repeats the one before */
+    csv[header_len] = '\n';
+    cr_assert_eq(sw_trace_parse(csv, len, "dup.csv", NULL, &t, &err), SW_EINPUT);
+    cr_assert(strstr(err.msg, "dup.csv:1:") && strstr(err.msg, "appears twice"), "%s", err.msg);
+    free(csv);
+    /* Quadratic parsing took seconds here; linear takes tens of milliseconds (a generous bound
+     * for sanitizer builds on a shared machine). */
+    cr_assert_lt(long_s, 2.0, "long layout, %d regions: %.3f s", N, long_s);
+    cr_assert_lt(wide_s, 2.0, "wide layout, %d regions: %.3f s", N, wide_s);
 }
 
 Test(trace_errors, through_a_temp_file)

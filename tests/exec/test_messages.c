@@ -5,6 +5,8 @@
 
 #include "exec/auth.h"
 #include "exec/proto.h"
+#include "exec/round_limits.h"
+#include "exec/sockopt.h"
 #include "exec_main.c.inc"
 
 typedef struct intruder {
@@ -207,4 +209,45 @@ Test(messages, agent_with_unknown_key_cannot_join, .timeout = 120)
     cr_assert_eq(st.st_mode & 0777, 0600);
     sw_scenario_free(&sc);
     test_dir_done(dir);
+}
+
+/* The agent's own end of a round (exec/round_limits.h): the plan's deadline and token limit. */
+Test(round_limits, deadline_and_tokens_of_a_plan)
+{
+    sw_msg_plan p = {.deadline_ms = 1500, .tokens_left = 1000};
+    sw_round_limits l = sw_round_limits_of(&p, 10.0);
+    cr_assert_float_eq(l.deadline_mono_s, 11.5, 1e-9);
+    cr_assert(sw_round_may_step(&l, 11.0, 0, 500));
+    cr_assert(sw_round_may_step(&l, 11.0, 500, 500), "exactly the limit");
+    cr_assert_not(sw_round_may_step(&l, 11.0, 600, 500), "the step would pass tokens_left");
+    cr_assert_not(sw_round_may_step(&l, 11.0, 1200, 1), "already past it");
+    cr_assert_not(sw_round_may_step(&l, 11.5, 0, 1), "the deadline");
+    p.deadline_ms = -1; /* open-ended */
+    p.tokens_left = UINT64_MAX;
+    l = sw_round_limits_of(&p, 10.0);
+    cr_assert(sw_round_may_step(&l, 1e12, UINT64_MAX - 10, 10));
+    cr_assert_not(sw_round_may_step(&l, 1e12, UINT64_MAX - 10, 11), "no wrap-around");
+}
+
+/* Every ZeroMQ option call is checked (exec/sockopt.h): a refused one names itself. */
+Test(sockopt, a_refused_option_is_an_error_naming_it)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int64_t maxmsg = 1 << 20;
+    int linger = 0, bad = 0;
+    const sw_sockopt ok[] = {{ZMQ_LINGER, "ZMQ_LINGER", &linger, sizeof linger, true},
+                             {ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", &maxmsg, sizeof maxmsg, true}};
+    sw_error err;
+    cr_assert_eq(sw_sockopts_set(s, ok, 2, "test", &err), SW_OK, "%s", err.msg);
+    int64_t back = 0;
+    size_t n = sizeof back;
+    cr_assert_eq(zmq_getsockopt(s, ZMQ_MAXMSGSIZE, &back, &n), 0);
+    cr_assert_eq(back, maxmsg);
+    /* ZMQ_MAXMSGSIZE takes an int64: an int is refused */
+    const sw_sockopt wrong[] = {{ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", &bad, sizeof bad, true}};
+    cr_assert_eq(sw_sockopts_set(s, wrong, 1, "test", &err), SW_ERUNTIME);
+    cr_assert(strstr(err.msg, "test: zmq_setsockopt(ZMQ_MAXMSGSIZE)"), "%s", err.msg);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
 }

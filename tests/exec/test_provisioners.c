@@ -113,15 +113,25 @@ Test(provisioners, static_agents_join_by_themselves, .timeout = 120)
     sw_error err;
     int rc = sw_coord_run(&o, &res, &err);
     fclose(log);
-    /* static agents stay connected after their release: still running now */
-    bool alive = true;
+    /* static agents stay connected through their releases; at the end of the run the
+     * coordinator tells them it is over and they exit 0 (issue 13: they waited for the
+     * silent coordinator and exited 1) */
+    int status[2];
     for (int i = 0; i < 2; i++) {
-        alive &= waitpid(agents[i], NULL, WNOHANG) == 0;
-        kill(agents[i], SIGTERM);
-        waitpid(agents[i], NULL, 0);
+        double t0 = now_mono();
+        pid_t r;
+        while ((r = waitpid(agents[i], &status[i], WNOHANG)) == 0 && now_mono() - t0 < 8)
+            nanosleep(&(struct timespec){0, 20000000}, NULL);
+        if (r == 0) {
+            kill(agents[i], SIGKILL);
+            waitpid(agents[i], &status[i], 0);
+        }
     }
     cr_assert_eq(rc, SW_OK, "%s", err.msg);
-    cr_assert(alive, "a released static agent exited");
+    for (int i = 0; i < 2; i++)
+        cr_assert(WIFEXITED(status[i]) && WEXITSTATUS(status[i]) == 0,
+                  "static agent %s: status %d at the end of the run, expected exit 0", names[i],
+                  status[i]);
     cr_assert_geq(res.rounds, 3);
     cr_assert_eq(res.failures, 0);
     sw_report_data *d;
