@@ -2,6 +2,7 @@
  * cases sim runs too (tests/core/run_end_cases.h), with real agent processes at 600x, and the
  * issue's reproducer: one always-on site from 2026-01-12T10:40Z to the end of the published
  * trace, which used to stop with a ledger error, exit 2 and no report. */
+#define SW_TEST_NEEDS_SPILLWAY 1 /* without it: skipped (test_require.h) */
 #include "exec_main.c.inc"
 
 #include "core/run_end_cases.h"
@@ -69,9 +70,6 @@ Test(run_end, a_site_ready_seconds_before_the_end, .timeout = 120)
 Test(run_end, issue_reproducer_exits_0_with_a_report, .timeout = 180)
 {
     const char *bin = getenv("SW_SPILLWAY");
-    struct stat st;
-    if (!bin || stat(bin, &st) != 0)
-        cr_skip_test("the spillway binary is not built");
     unsetenv("BXFI_MAP"); /* see coord_opts */
     char dir[512], path[600], cmd[2400], out[700];
     test_dir(dir, sizeof dir, "run-end-repro");
