@@ -1,8 +1,9 @@
 /* cuda_backend.cu - the CUDA backend's table, device contexts, memory, and its elementwise
  * operations (embedding, relu^2, fill, scale, sum of squares, AdamW). Matrix products are in
  * cuda_matmul.cu, norms and rotary in cuda_norm.cu, attention in cuda_attention.cu, the
- * soft-capped cross-entropy in cuda_xent.cu. Each kernel's CPU reference (the oracle the
- * tests compare with) is the function of the same name in cpu_*.c.
+ * soft-capped cross-entropy in cuda_xent.cu, Muon and the elementwise soft cap in
+ * cuda_muon.cu. Each kernel's CPU reference (the oracle the tests compare with) is the
+ * function of the same name in cpu_*.c.
  *
  * Determinism: everything is deterministic run to run except embed_backward, which adds rows
  * of the same token with atomicAdd (order of fp32 additions varies in the last bits).
@@ -409,6 +410,9 @@ static const sw_backend cuda_fp32 = {
     .sum_squares = cuda_sum_squares,
     .scale = cuda_scale,
     .adamw_update = cuda_adamw_update,
+    .muon_work_floats = sw_cuda_muon_work_floats,
+    .muon_update = sw_cuda_muon_update,
+    .softcap = sw_cuda_softcap,
 };
 
 static const sw_backend cuda_bf16 = {
@@ -426,6 +430,9 @@ static const sw_backend cuda_bf16 = {
     .sum_squares = cuda_sum_squares,
     .scale = cuda_scale,
     .adamw_update = cuda_adamw_update,
+    .muon_work_floats = sw_cuda_muon_work_floats,
+    .muon_update = sw_cuda_muon_update_bf16,
+    .softcap = sw_cuda_softcap,
 };
 
 extern "C" const sw_backend *sw_backend_cuda(int bf16, char *err, size_t errlen)

@@ -96,5 +96,13 @@ double sw_cuda_xent_forward(float *logits, float *lse, const int32_t *targets, i
                             float softcap);
 void sw_cuda_xent_backward(float *logits, const float *lse, const int32_t *targets, int N, int V,
                            float softcap, float scale);
+/* cuda_muon.cu */
+size_t sw_cuda_muon_work_floats(int rows, int cols);
+void sw_cuda_muon_update(float *p, const float *g, float *mom, float *var, float *work, int rows,
+                         int cols, float momentum, float lr, float wd, float beta2, int ns_steps);
+void sw_cuda_muon_update_bf16(float *p, const float *g, float *mom, float *var, float *work,
+                              int rows, int cols, float momentum, float lr, float wd, float beta2,
+                              int ns_steps);
+void sw_cuda_softcap(float *x, size_t n, float cap);
 
 #endif
