@@ -47,7 +47,7 @@ printf '%-10s %3s %4s %3s %12s %12s %12s %9s %9s\n' preset B T thr spillway benc
        torch "sw/bench" "sw/torch"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { print (b > 0 ? a / b : 0) }'; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
+median() { sort -g | awk '{a[NR]=$1} END {print NR ? (a[int((NR+1)/2)] + a[int(NR/2)+1]) / 2 : 0}'; }
 
 for cfg in "gpt2-124m 4 64" "small 16 128"; do
     set -- $cfg
