@@ -157,7 +157,7 @@ log "build: rc $BUILD_RC in $(($(date +%s) - T_BUILD)) s (log: build.log)"
 export ASAN_OPTIONS=protect_shadow_gap=0
 FAILED=0 SKIPPED=0
 : >"$OUT/tests.log"
-for t in test_nvml test_nvml_gpu test_cuda_parity test_cuda_train test_cuda_nccl; do
+for t in test_nvml test_nvml_gpu test_cuda_parity test_cuda_muon test_cuda_train test_cuda_nccl; do
   t0=$(date +%s)
   echo "==== $t" >>"$OUT/tests.log"
   timeout 150 "$BUILD/$t" >>"$OUT/tests.log" 2>&1

@@ -34,8 +34,8 @@ static const float polar_coeffs[5][3] = {
 
 enum { MUON_THREADS = 256, MUON_PARTS = 256 };
 
-/* Layout of work (floats): X[rc] Y[rc] A[m·m] B[m·m] scale[L], padding to an even offset,
- * then doubles: part[MUON_PARTS], t[L], u[L], and 4 scalars (inv as float, ratio as float). */
+/* Layout of work (floats): X[rc] Y[rc] A[m·m] B[m·m] scale[L], padding to 8 bytes, then
+ * doubles: part[MUON_PARTS], t[L], u[L], and 4 scalars (inv as float, ratio as float). */
 struct muon_layout {
     float *X, *Y, *A, *B, *scale;
     double *part, *t, *u;
@@ -51,14 +51,14 @@ static size_t cuda_muon_head_floats(int rows, int cols)
 {
     size_t m = (size_t)(rows < cols ? rows : cols), rc = (size_t)rows * (size_t)cols;
     size_t L = (size_t)(rows > cols ? rows : cols);
-    size_t f = 2 * rc + 2 * m * m + L;
-    return f + (f & 1); /* doubles start 8-byte aligned (alloc is 256-byte aligned) */
+    return 2 * rc + 2 * m * m + L;
 }
 
 size_t sw_cuda_muon_work_floats(int rows, int cols)
 {
     size_t L = (size_t)(rows > cols ? rows : cols);
-    return cuda_muon_head_floats(rows, cols) + 2 * muon_tail_doubles(L);
+    /* + 1: room to align the doubles to 8 bytes whatever float-aligned work the caller passes */
+    return cuda_muon_head_floats(rows, cols) + 1 + 2 * muon_tail_doubles(L);
 }
 
 static muon_layout muon_split(float *work, int rows, int cols)
@@ -71,7 +71,8 @@ static muon_layout muon_split(float *work, int rows, int cols)
     w.A = w.Y + rc;
     w.B = w.A + m * m;
     w.scale = w.B + m * m;
-    w.part = (double *)(work + cuda_muon_head_floats(rows, cols));
+    uintptr_t tail = (uintptr_t)(work + cuda_muon_head_floats(rows, cols));
+    w.part = (double *)((tail + 7) & ~(uintptr_t)7);
     w.t = w.part + MUON_PARTS;
     w.u = w.t + L;
     w.scal = (float *)(w.u + L);
