@@ -1,12 +1,16 @@
 /* cmd_summary.c - `spillway summary REPORT.h5...`: the reference study's table, one column per
- * report, then the first report's carbon as a share of each baseline. */
+ * report, then the first report's carbon as a share of each baseline; for runs of one scenario
+ * with different policies, each one's gap to the offline optimum (cli/summary_optimum.h). */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/summary_optimum.h"
 #include "core/report.h"
+#include "core/scenario.h"
 #include "core/sweep_table.h"
 
 #define MAX_REPORTS 32
@@ -14,12 +18,20 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: spillway summary REPORT.h5 [MORE.h5...] [--csv]\n\n"
+            "usage: spillway summary REPORT.h5 [MORE.h5...] [--csv] [--optimum-time-limit S]\n"
+            "                        [--no-optimum]\n\n"
             "Prints the figures of one or more reports (sim or exec) side by side: runtime,\n"
             "GPU-hours, energy, share of energy inside curtailment windows, carbon, perplexity,\n"
             "tokens and rounds. The first report is taken as the curtailment-aware run: its\n"
             "carbon is compared with every other report given and with the baselines stored in\n"
             "its own summary (`spillway sim --baselines`).\n\n"
+            "Reports of one scenario run with different policies (policy.kind) also get the\n"
+            "offline optimum of that scenario: the least-carbon schedule of `spillway optimum`,\n"
+            "solved with GLPK on the trace named in the report (a path relative to where\n"
+            "spillway runs), scored with its step-grid cost model (not simulated; see\n"
+            "docs/policies.md), and each report's carbon as a gap to it.\n"
+            "  --optimum-time-limit S  stop the solver after S seconds (default 10)\n"
+            "  --no-optimum            do not compute it\n\n"
             "Given a sweep table (`spillway sweep`, DIR/sweep.h5) it prints the table: one line\n"
             "per point, its parameters and figures, `*` marking the points on the Pareto front\n"
             "of carbon against runtime.\n");
@@ -146,13 +158,23 @@ int sw_cmd_summary(int argc, char **argv)
 {
     const char *paths[MAX_REPORTS];
     int n = 0;
-    bool csv = false;
+    bool csv = false, with_optimum = true;
+    double opt_limit_s = 10;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return SW_EXIT_OK;
         } else if (!strcmp(argv[i], "--csv")) {
             csv = true;
+        } else if (!strcmp(argv[i], "--no-optimum")) {
+            with_optimum = false;
+        } else if (!strcmp(argv[i], "--optimum-time-limit")) {
+            if (!sw_arg_double("summary", argc, argv, &i, 0, &opt_limit_s))
+                return SW_EXIT_USAGE;
+            if (!(opt_limit_s > 0)) {
+                fprintf(stderr, "spillway summary: --optimum-time-limit: expected a number > 0\n");
+                return SW_EXIT_USAGE;
+            }
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "spillway summary: unknown option '%s' (try --help)\n", argv[i]);
             return SW_EXIT_USAGE;
@@ -186,10 +208,43 @@ int sw_cmd_summary(int argc, char **argv)
         }
     }
 
-    int w = 12; /* column width: the longest scenario name */
+    /* each report's policy, from its scenario text ("?" when this build cannot read it) */
+    const char *kind[MAX_REPORTS];
+    bool one_scenario = true, kinds_differ = false;
+    for (int i = 0; i < n; i++) {
+        sw_scenario sc = {0};
+        sw_error err;
+        kind[i] = sw_scenario_parse_text(d[i]->scenario_yaml ? d[i]->scenario_yaml : "",
+                                         d[i]->scenario_name, NULL, 0, &sc, &err) == SW_OK
+                      ? sw_scenario_policy_kind_name(sc.policy.kind)
+                      : "?";
+        sw_scenario_free(&sc);
+        one_scenario &= !strcmp(d[i]->scenario_name, d[0]->scenario_name) && strcmp(kind[i], "?");
+        kinds_differ |= strcmp(kind[i], kind[0]) != 0;
+    }
+    sw_opt_result opt = {0};
+    bool solved = false, have_opt = false;
+    char opt_why[sizeof(sw_error){0}.msg + 1] = "";
+    if (with_optimum && n >= 2 && one_scenario && kinds_differ) {
+        sw_error err;
+        solved = sw_summary_optimum(d[0], opt_limit_s, &opt, &err) == SW_OK;
+        if (solved)
+            have_opt = opt.status != SW_OPT_INFEASIBLE;
+        else
+            snprintf(opt_why, sizeof opt_why, "%s", err.msg);
+        if (!have_opt && !opt_why[0])
+            snprintf(opt_why, sizeof opt_why,
+                     "infeasible: no schedule trains the budget by the "
+                     "deadline");
+    }
+
+    int w = 12; /* column width: the longest scenario name or policy */
     for (int i = 0; i < n; i++)
         if ((int)strlen(d[i]->scenario_name) > w)
             w = (int)strlen(d[i]->scenario_name);
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(kind[i]) > w)
+            w = (int)strlen(kind[i]);
     if (csv)
         printf("figure");
     else
@@ -199,6 +254,13 @@ int sw_cmd_summary(int argc, char **argv)
             printf(",%s", d[i]->scenario_name);
         else
             printf(" %*s", w, d[i]->scenario_name);
+    printf("\n");
+    printf(csv ? "policy" : "%-36s", "policy");
+    for (int i = 0; i < n; i++)
+        if (csv)
+            printf(",%s", kind[i]);
+        else
+            printf(" %*s", w, kind[i]);
     printf("\n");
     if (!csv) {
         printf("%-36s", "mode / loss");
@@ -223,6 +285,34 @@ int sw_cmd_summary(int argc, char **argv)
         printf("\n");
     }
 
+    if (have_opt) {
+        double opt_kg = opt.schedule.carbon_g / 1e3;
+        printf(csv ? "%s" : "%-36s", "carbon gap to the optimum (%)");
+        for (int i = 0; i < n; i++) {
+            char v[40];
+            snprintf(v, sizeof v, "%+.1f", 100 * (d[i]->summary.carbon_kg - opt_kg) / opt_kg);
+            if (csv)
+                printf(",%s", v);
+            else
+                printf(" %*s", w, v);
+        }
+        printf("\n");
+        if (csv)
+            printf("optimum_carbon_kg,%.6f\noptimum_bound_kg,%.6f\noptimum_runtime_h,%.4f\n",
+                   opt_kg, opt.bound_g / 1e3, opt.schedule.finish_s / 3600);
+        else
+            printf("\noffline optimum of %s (step-grid cost model of `spillway optimum`, not "
+                   "simulated):\n  %.3f kgCO2 in %.2f h, proven lower bound %.3f kg (%s, GLPK "
+                   "%.1f s)\n",
+                   d[0]->scenario_name, opt_kg, opt.schedule.finish_s / 3600, opt.bound_g / 1e3,
+                   opt.status == SW_OPT_OPTIMAL ? "optimal" : "time limit: best found",
+                   opt.solve_s);
+    } else if (opt_why[0] && !csv) {
+        printf("\noffline optimum of %s: not computed: %s\n", d[0]->scenario_name, opt_why);
+    }
+    if (solved)
+        sw_opt_result_free(&opt);
+
     /* The first report against each baseline: the other reports, then stored baselines. */
     const sw_report_data *ours = d[0];
     bool header = false;
@@ -232,7 +322,8 @@ int sw_cmd_summary(int argc, char **argv)
         header = true;
         double pct = 100 * ours->summary.carbon_kg / d[i]->summary.carbon_kg;
         printf(csv ? "share_of_%s_pct,%.1f\n" : "  %-34s %8.1f %%   (%.2f vs %.2f kgCO2)\n",
-               d[i]->scenario_name, pct, ours->summary.carbon_kg, d[i]->summary.carbon_kg);
+               one_scenario ? kind[i] : d[i]->scenario_name, pct, ours->summary.carbon_kg,
+               d[i]->summary.carbon_kg);
     }
     const char *prefix = "carbon_kg_baseline_";
     for (size_t k = 0; k < ours->summary.n_extras; k++) {

@@ -593,12 +593,22 @@ static int validate(const sw_engine_config *c, sw_error *err)
     return SW_OK;
 }
 
+/* The prebuilt policies are the engine's from sw_engine_create on: freed when it fails before
+ * taking them over. */
+static void free_policies(const sw_engine_config *cfg)
+{
+    for (size_t i = 0; cfg && cfg->policies && i < cfg->n_sites; i++)
+        sw_policy_destroy(cfg->policies[i]);
+}
+
 int sw_engine_create(const sw_engine_config *cfg, sw_engine **out, sw_error *err)
 {
     *out = NULL;
     int rc = validate(cfg, err);
-    if (rc != SW_OK)
+    if (rc != SW_OK) {
+        free_policies(cfg);
         return rc;
+    }
     double end_s = cfg->end_s;
     if (end_s <= 0) {
         end_s = -INFINITY;
@@ -607,19 +617,24 @@ int sw_engine_create(const sw_engine_config *cfg, sw_engine **out, sw_error *err
             if (t > end_s)
                 end_s = t;
         }
-        if (!(end_s > 0))
+        if (!(end_s > 0)) {
+            free_policies(cfg);
             return sw_errorf(err, SW_EINPUT,
                              "end_s: the sites' trace regions end before start_unix_s");
+        }
     }
     sw_engine *e = calloc(1, sizeof *e);
-    if (!e)
-        return sw_errorf(err, SW_ERUNTIME, "engine: out of memory");
-    e->sites = calloc(cfg->n_sites, sizeof *e->sites);
-    if (!e->sites) {
+    if (e)
+        e->sites = calloc(cfg->n_sites, sizeof *e->sites);
+    if (!e || !e->sites) {
         free(e);
+        free_policies(cfg);
         return sw_errorf(err, SW_ERUNTIME, "engine: out of memory");
     }
     e->n = cfg->n_sites;
+    /* from here on sw_engine_destroy frees every prebuilt policy, taken over or not */
+    for (size_t i = 0; cfg->policies && i < e->n; i++)
+        e->sites[i].policy = cfg->policies[i];
     e->start_unix_s = cfg->start_unix_s;
     e->end_s = end_s;
     e->horizon_s = end_s - cfg->wind_down_s;
@@ -645,7 +660,10 @@ int sw_engine_create(const sw_engine_config *cfg, sw_engine **out, sw_error *err
             sw_engine_destroy(e);
             return sw_errorf(err, SW_ERUNTIME, "engine: out of memory");
         }
-        rc = sw_policy_create(&cfg->policy, &s->policy, err);
+        if (!s->policy && cfg->policies)
+            rc = sw_errorf(err, SW_EINPUT, "policies[%zu]: missing", i);
+        else if (!s->policy)
+            rc = sw_policy_create(&cfg->policy, &s->policy, err);
         if (rc != SW_OK) {
             sw_engine_destroy(e);
             return rc;

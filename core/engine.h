@@ -61,7 +61,12 @@ typedef struct sw_engine_config {
                                     its provision_s + lead_s fits before the horizon, and a ready
                                     site joins a new round only if its lead_s fits (see
                                     wind_down_s); a ready site that no longer fits is released */
-    sw_policy_config policy;     /* the same policy settings for every site */
+    sw_policy_config policy;     /* the same policy settings for every site (ignored when
+                                    policies is given) */
+    sw_policy *const *policies;  /* optional [n_sites] prebuilt, one per site (the look-ahead
+                                    kinds, core/policy_scenario.h), owned by the engine from
+                                    sw_engine_create on, also when it fails; NULL =
+                                    sw_policy_create(&policy) per site */
     sw_rounds_config rounds;     /* min_duration_s */
     uint64_t tokens_target;      /* 0 = none; else the run is done once aggregated tokens
                                     reach it */
@@ -142,7 +147,8 @@ typedef struct sw_engine_record {
 typedef struct sw_engine sw_engine;
 
 /* Validates cfg (errors name the field, e.g. "sites[2].region") and creates an engine at run
- * time 0. The caller owns *out (sw_engine_destroy); cfg->trace stays borrowed. */
+ * time 0. The caller owns *out (sw_engine_destroy); cfg->trace stays borrowed, and so does
+ * whatever cfg->policies read (a forecast: keep it until sw_engine_destroy). */
 int sw_engine_create(const sw_engine_config *cfg, sw_engine **out, sw_error *err);
 
 void sw_engine_destroy(sw_engine *e);
@@ -202,7 +208,10 @@ int sw_engine_snapshot(const sw_engine *e, uint8_t **buf, size_t *len, sw_error 
  * of a snapshot: the next step continues exactly as the saved engine would have. The policies'
  * state (a pending release, its hysteresis mark) is rebuilt by replaying their evaluations on
  * the trace up to the snapshot's time, which gives the same state because a policy depends on
- * nothing else; the replay is checked against the saved evaluation times. SW_EINPUT names what
+ * nothing else (a look-ahead policy reads a deterministic forecast of the same trace, so pass
+ * freshly built cfg->policies); the sites are replayed together in time order, ties by index,
+ * as the engine evaluated them, so policies sharing one group decision see the same sequence.
+ * The replay is checked against the saved evaluation times. SW_EINPUT names what
  * does not match (magic, version, CRC, site count, configuration, policy replay). */
 int sw_engine_restore(const sw_engine_config *cfg, const uint8_t *buf, size_t len, sw_engine **out,
                       sw_error *err);

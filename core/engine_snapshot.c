@@ -217,29 +217,43 @@ int sw_engine_snapshot(const sw_engine *e, uint8_t **buf, size_t *len, sw_error 
 
 /* ---- restore ---- */
 
-/* Replays site i's policy evaluations on the trace up to the snapshot's time, as the engine
- * made them (at its own next_eval_s times, before the horizon and before finishing began). */
-static int replay_policy(sw_engine *e, size_t i, double now_s, bool finishing, double finishing_s,
-                         double want_next_s, sw_error *err)
+/* Replays every site's policy evaluations on the trace up to the snapshot's time, as the
+ * engine made them: at each site's own next_eval_s, before the horizon and before finishing
+ * began, all sites together in time order with ties by index (policies that share one group
+ * decision, core/policy_group.h, decide at the first member observed at each instant). */
+static int replay_policies(sw_engine *e, double now_s, bool finishing, double finishing_s,
+                           const double *want_next_s, sw_error *err)
 {
-    site_rt *s = &e->sites[i];
     /* at t = finishing_s only when the token target ended the run: the horizon comes before
      * the evaluations of its instant, an aggregate after them */
-    double t = 0;
+    for (size_t i = 0; i < e->n; i++)
+        e->sites[i].next_eval_s = 0;
     for (size_t k = 0; k < 100000000; k++) {
-        if (!(t <= now_s && t < e->horizon_s && (!finishing || t <= finishing_s)))
+        size_t next = e->n;
+        for (size_t i = 0; i < e->n; i++) {
+            double t = e->sites[i].next_eval_s;
+            if (t <= now_s && t < e->horizon_s && (!finishing || t <= finishing_s) &&
+                (next == e->n || t < e->sites[next].next_eval_s))
+                next = i;
+        }
+        if (next == e->n)
             break;
+        site_rt *s = &e->sites[next];
         sw_policy_decision d;
         double mci;
-        t = sw_policy_observe_trace(s->policy, e->trace, s->region, e->start_unix_s, t, &d, &mci);
+        s->next_eval_s = sw_policy_observe_trace(s->policy, e->trace, s->region, e->start_unix_s,
+                                                 s->next_eval_s, &d, &mci);
     }
-    if (!(t == want_next_s || (isinf(t) && isinf(want_next_s))))
-        return sw_errorf(err, SW_EINPUT,
-                         "engine snapshot: sites[%zu].next_eval_s: the policy replayed on this "
-                         "trace next looks at t=%g s, the snapshot says %g s (another trace or "
-                         "policy?)",
-                         i, t, want_next_s);
-    s->next_eval_s = want_next_s;
+    for (size_t i = 0; i < e->n; i++) {
+        double t = e->sites[i].next_eval_s, want = want_next_s[i];
+        if (!(t == want || (isinf(t) && isinf(want))))
+            return sw_errorf(err, SW_EINPUT,
+                             "engine snapshot: sites[%zu].next_eval_s: the policy replayed on "
+                             "this trace next looks at t=%g s, the snapshot says %g s (another "
+                             "trace or policy?)",
+                             i, t, want);
+        e->sites[i].next_eval_s = want;
+    }
     return SW_OK;
 }
 
@@ -295,26 +309,32 @@ static int read_state(sw_engine *e, reader *r, sw_error *err)
     double finishing_s = get_f64(r);
     get_str(r, e->finish_why, sizeof e->finish_why);
     e->round_end_why = get_u8(r) ? second_site_why : NULL;
+    double *next_eval_s = calloc(e->n, sizeof *next_eval_s);
+    if (!next_eval_s)
+        return sw_errorf(err, SW_ERUNTIME, "engine: out of memory");
     for (size_t i = 0; i < e->n && !r->bad; i++) {
         site_rt *s = &e->sites[i];
         uint32_t st = get_u32(r);
         s->life.since_s = get_f64(r);
-        double next_eval_s = get_f64(r);
+        next_eval_s[i] = get_f64(r);
         s->mci = get_f64(r);
         get_str(r, s->why, sizeof s->why);
         s->late_noted[0] = get_u8(r) != 0;
         s->late_noted[1] = get_u8(r) != 0;
-        if (r->bad || st > SW_SITE_FAILED)
+        if (r->bad || st > SW_SITE_FAILED) {
+            free(next_eval_s);
             return sw_errorf(err, SW_EINPUT, "engine snapshot: sites[%zu].state: bad value", i);
+        }
         s->life.state = (sw_site_state)st;
-        int rc = replay_policy(e, i, now_s, finishing, finishing_s, next_eval_s, err);
-        if (rc != SW_OK)
-            return rc;
     }
+    int rc = r->bad ? sw_errorf(err, SW_EINPUT, "engine snapshot: truncated")
+                    : replay_policies(e, now_s, finishing, finishing_s, next_eval_s, err);
+    free(next_eval_s);
+    if (rc != SW_OK)
+        return rc;
     e->now_s = now_s;
     e->finishing = finishing;
     e->finishing_s = finishing_s;
-    int rc = SW_OK;
     if (get_u8(r))
         rc = read_round(e, r, err);
     if (rc == SW_OK && r->bad)
@@ -322,29 +342,39 @@ static int read_state(sw_engine *e, reader *r, sw_error *err)
     return rc;
 }
 
-int sw_engine_restore(const sw_engine_config *cfg, const uint8_t *buf, size_t len, sw_engine **out,
-                      sw_error *err)
+/* Why buf is not a snapshot for cfg, before its state is read (SW_OK if it may be). */
+static int check_header(const sw_engine_config *cfg, const uint8_t *buf, size_t len, reader *r,
+                        sw_error *err)
 {
-    *out = NULL;
     if (len < 8 + 4 + 4 + 4 || memcmp(buf, SNAP_MAGIC, 8) != 0)
         return sw_errorf(err, SW_EINPUT, "engine snapshot: not an engine snapshot (magic)");
     uint32_t crc = (uint32_t)buf[len - 4] | (uint32_t)buf[len - 3] << 8 |
                    (uint32_t)buf[len - 2] << 16 | (uint32_t)buf[len - 1] << 24;
     if (crc != crc32_ieee(buf, len - 4))
         return sw_errorf(err, SW_EINPUT, "engine snapshot: CRC mismatch (corrupt or truncated)");
-    reader r = {.p = buf, .len = len - 4, .off = 8};
-    uint32_t version = get_u32(&r), n = get_u32(&r);
+    *r = (reader){.p = buf, .len = len - 4, .off = 8};
+    uint32_t version = get_u32(r), n = get_u32(r);
     if (version != SNAP_VERSION)
         return sw_errorf(err, SW_EINPUT, "engine snapshot: version %u, this build reads %u",
                          version, SNAP_VERSION);
     if (n != cfg->n_sites)
         return sw_errorf(err, SW_EINPUT, "engine snapshot: %u sites, the configuration has %zu", n,
                          cfg->n_sites);
+    return SW_OK;
+}
+
+int sw_engine_restore(const sw_engine_config *cfg, const uint8_t *buf, size_t len, sw_engine **out,
+                      sw_error *err)
+{
+    *out = NULL;
     sw_engine *e;
-    int rc = sw_engine_create(cfg, &e, err);
+    int rc = sw_engine_create(cfg, &e, err); /* first: it owns cfg->policies, also on failure */
     if (rc != SW_OK)
         return rc;
-    rc = read_state(e, &r, err);
+    reader r;
+    rc = check_header(cfg, buf, len, &r, err);
+    if (rc == SW_OK)
+        rc = read_state(e, &r, err);
     if (rc == SW_OK && r.off != r.len)
         rc = sw_errorf(err, SW_EINPUT, "engine snapshot: %zu trailing bytes", r.len - r.off);
     if (rc != SW_OK) {

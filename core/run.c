@@ -9,6 +9,7 @@
 
 #include "core/engine_report.h"
 #include "core/ledger.h"
+#include "core/policy_scenario.h"
 
 typedef struct run_site {
     size_t region; /* in the trace */
@@ -26,6 +27,7 @@ struct sw_run {
     sw_run_config cfg;
     sw_trace *trace;
     sw_engine *engine;
+    sw_forecast *forecast; /* read by the look-ahead policies: destroyed after the engine */
     sw_ledger *ledger;
     sw_report *rep;
     sw_journal jr;
@@ -570,7 +572,18 @@ static int make_engine(sw_run *r, const sw_run_resume *res, sw_error *err)
         .rounds = {.min_duration_s = sc->rounds.min_duration_s},
         .tokens_target = r->tokens_target,
     };
-    int rc;
+    int rc = SW_OK;
+    sw_policy_set pset = {0};
+    if (sc->policy.kind >= SW_POLICY_FORECAST_THRESHOLD) {
+        rc = sw_policies_create(sc, r->trace, r->start_unix_s, r->start_unix_s + r->end_s, &pset,
+                                err);
+        if (rc != SW_OK) {
+            free(es);
+            return rc;
+        }
+        ec.policies = pset.policies; /* the engine's from here on, also if it fails */
+        r->forecast = pset.forecast;
+    }
     if (res) {
         rc =
             sw_engine_restore(&ec, res->engine_snapshot, res->engine_snapshot_len, &r->engine, err);
@@ -583,6 +596,7 @@ static int make_engine(sw_run *r, const sw_run_resume *res, sw_error *err)
     } else {
         rc = sw_engine_create(&ec, &r->engine, err);
     }
+    free(pset.policies); /* the array only: its policies are the engine's */
     free(es);
     return rc;
 }
@@ -619,6 +633,7 @@ void sw_run_destroy(sw_run *r)
     if (r->rep)
         sw_report_abort(r->rep);
     sw_engine_destroy(r->engine);
+    sw_forecast_destroy(r->forecast);
     sw_ledger_destroy(r->ledger);
     sw_trace_destroy(r->trace);
     sw_journal_free(&r->jr);

@@ -138,6 +138,11 @@ static const char *const outer_names[] = {"none", "nesterov", NULL};
 static const char *const provisioner_names[] = {"local", "command", "static", NULL};
 static const char *const backend_names[] = {"cpu", "cuda", NULL};
 
+const char *sw_scenario_policy_kind_name(sw_policy_kind k)
+{
+    return k >= SW_POLICY_THRESHOLD && k <= SW_POLICY_ELASTIC ? policy_names[k] : "?";
+}
+
 const char *sw_exec_backend_name(sw_exec_backend b)
 {
     return b >= SW_EXEC_BACKEND_CPU && b <= SW_EXEC_BACKEND_CUDA ? backend_names[b] : "?";

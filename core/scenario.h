@@ -80,14 +80,14 @@ typedef struct sw_scenario_policy {
     double deprovision_after_s; /* hysteresis: MCI above threshold this long, s, >= 0 [600] */
     double poll_s;              /* signal polling period, s, >= 0; 0 = exact, event-driven [10] */
     /* look-ahead policies (core/policy_lookahead.h; scenarios/README.md) */
-    double min_window_s; /* forecast_threshold, deadline: shortest curtailed run worth a
-                          * provisioning, s, >= 0; 0 = the largest site provision_s +
-                          * rounds.startup_s + rounds.min_duration_s [0] */
-    double horizon_s;  /* forecast_threshold, deadline: how far ahead the forecast is read, s,
-                        * > 0 [86400] */
-    double deadline_s; /* deadline: run time by which model.tokens are trained, s, >= 0;
-                        * 0 = the end of the run [0] */
-    double margin;     /* deadline: plan for tokens x (1 + margin), >= 0 [0.05] */
+    double min_window_s;     /* forecast_threshold, deadline: shortest curtailed run worth a
+                              * provisioning, s, >= 0; 0 = the largest site provision_s +
+                              * rounds.startup_s + rounds.min_duration_s [0] */
+    double horizon_s;        /* forecast_threshold, deadline: how far ahead the forecast is read, s,
+                              * > 0 [86400] */
+    double deadline_s;       /* deadline: run time by which model.tokens are trained, s, >= 0;
+                              * 0 = the end of the run [0] */
+    double margin;           /* deadline: plan for tokens x (1 + margin), >= 0 [0.05] */
     double max_g_per_mtoken; /* elastic: cap on the carbon of a site's extra tokens, gCO2 per
                               * 1e6 tokens, >= 0; 0 = threshold_g_per_kwh at the first site's
                               * training power and throughput [0] */
@@ -169,6 +169,8 @@ typedef enum sw_exec_backend {
 
 /* The backend's name as `spillway agent --backend` takes it ("cpu", "cuda"). */
 const char *sw_exec_backend_name(sw_exec_backend b);
+/* The scenario spelling of a policy kind ("threshold", ..., "elastic"), "?" if unknown. */
+const char *sw_scenario_policy_kind_name(sw_policy_kind k);
 
 typedef struct sw_scenario_exec {
     double time_compression;         /* trace seconds per wall second, > 0 [60] */

@@ -1,13 +1,17 @@
 /* test_engine_snapshot.c - saving and restoring the engine (core/engine_snapshot.c): a pending
  * hysteresis mark survives a restore and the release comes at the same time; bad snapshots are
- * refused naming what does not match. (The property test that a restored engine takes every
+ * refused naming what does not match; prebuilt policies sharing one group decision (deadline)
+ * replay to the same state. (The property test that a restored engine takes every
  * decision alike on random worlds is in test_engine.c.) */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/engine.h"
+#include "core/forecast.h"
+#include "core/policy_lookahead.h"
 #include "core/trace.h"
 
 #define T0 1768150800.0 /* 2026-01-11T17:00:00Z */
@@ -153,4 +157,99 @@ Test(engine_snapshot, bad_snapshots_are_refused_naming_what)
     sw_engine_destroy(e);
     sw_trace_destroy(tr);
     sw_trace_destroy(other);
+}
+
+/* ---- prebuilt (look-ahead) policies ---- */
+
+/* Two regions, 5-min steps over 3 h, A and B taking turns at being clean. */
+static sw_trace *two_region_trace(void)
+{
+    char csv[4096];
+    size_t n = (size_t)snprintf(csv, sizeof csv, "time,A,B\n");
+    for (int k = 0; k <= 36; k++)
+        n += (size_t)snprintf(csv + n, sizeof csv - n, "2026-01-11T%02d:%02d:00Z,%d,%d\n",
+                              17 + k * 5 / 60, k * 5 % 60, (k / 4) % 2 ? 40 + 7 * (k % 5) : 300,
+                              (k / 3) % 2 ? 300 : 55 + 5 * (k % 4));
+    return parse(csv);
+}
+
+static const sw_engine_site two_sites[2] = {{"a", 0, 240}, {"b", 1, 240}};
+
+/* Deadline policies for both sites, sharing one plan over forecast fc. */
+static void deadline_policies(const sw_forecast *fc, sw_policy **out)
+{
+    sw_lookahead_site ls[2] = {{0, 325, 2e5, 2024, 468}, {1, 325, 2e5, 2024, 468}};
+    sw_deadline_config dc = {1e9, 3 * 3600, 900, 0.05, 0.8, 0};
+    sw_error err;
+    cr_assert_eq(sw_policy_deadline_create(&dc, fc, ls, 2, T0, out, &err), SW_OK, "%s", err.msg);
+}
+
+/* Steps e at t (ticks, and READY for every site provisioned before), returning the actions. */
+static size_t drive(sw_engine *e, double t, double *ready_at, sw_action *out, size_t cap)
+{
+    sw_event evs[2];
+    size_t ne = 0;
+    for (int i = 0; i < 2; i++)
+        if (ready_at[i] <= t && sw_engine_site_state(e, (size_t)i) == SW_SITE_PROVISIONING) {
+            evs[ne++] = (sw_event){.kind = SW_EV_SITE_READY, .site = i};
+            ready_at[i] = INFINITY;
+        }
+    double wake;
+    size_t n = sw_engine_step_n(e, t, evs, ne, out, cap, &wake);
+    for (size_t k = 0; k < n; k++)
+        if (out[k].kind == SW_ACT_PROVISION_SITE)
+            ready_at[out[k].site] = out[k].expected_ready_s;
+    return n;
+}
+
+Test(engine_snapshot, group_policies_prebuilt_replay_together)
+{
+    sw_trace *tr = two_region_trace();
+    sw_forecast_config fcfg = {.kind = SW_FORECAST_PERFECT};
+    sw_forecast *fc;
+    sw_error err;
+    cr_assert_eq(sw_forecast_create(&fcfg, tr, &fc, &err), SW_OK, "%s", err.msg);
+    sw_policy *pa[2], *pb[2];
+    deadline_policies(fc, pa);
+    sw_engine_config cfg = {.start_unix_s = T0,
+                            .trace = tr,
+                            .sites = two_sites,
+                            .n_sites = 2,
+                            .policies = pa,
+                            .rounds = {600}};
+    sw_engine *a;
+    cr_assert_eq(sw_engine_create(&cfg, &a, &err), SW_OK, "%s", err.msg);
+    double ready_a[2] = {INFINITY, INFINITY};
+    sw_action acts[64];
+    size_t provisioned = 0;
+    for (double t = 0; t <= 4800; t += 60)
+        for (size_t k = 0, n = drive(a, t, ready_a, acts, 64); k < n; k++)
+            provisioned += acts[k].kind == SW_ACT_PROVISION_SITE;
+    cr_assert_gt(provisioned, 0, "the plan provisions someone in the first 80 min");
+
+    /* restored with freshly built policies over the same forecast */
+    deadline_policies(fc, pb);
+    cfg.policies = pb;
+    sw_engine *b = restored(&cfg, a);
+    double ready_b[2] = {ready_a[0], ready_a[1]};
+    for (double t = 4860; t <= 3 * 3600 + 600; t += 60) {
+        sw_action ab[64];
+        size_t na = drive(a, t, ready_a, acts, 64), nb = drive(b, t, ready_b, ab, 64);
+        cr_assert_eq(na, nb, "t=%g: %zu vs %zu actions", t, na, nb);
+        for (size_t k = 0; k < na; k++)
+            cr_assert(acts[k].kind == ab[k].kind && acts[k].site == ab[k].site, "t=%g", t);
+        for (size_t i = 0; i < 2; i++)
+            cr_assert_eq(sw_engine_site_wanted(a, i), sw_engine_site_wanted(b, i), "t=%g", t);
+    }
+    sw_engine_destroy(a);
+    sw_engine_destroy(b);
+
+    /* the engine owns prebuilt policies also when it refuses the configuration */
+    deadline_policies(fc, pb);
+    cfg.policies = pb;
+    cfg.rounds.min_duration_s = 0;
+    cr_assert_eq(sw_engine_create(&cfg, &b, &err), SW_EINPUT);
+    cr_assert(strstr(err.msg, "rounds.min_duration_s"), "%s", err.msg);
+    sw_forecast_destroy(fc);
+    sw_trace_destroy(tr);
 }

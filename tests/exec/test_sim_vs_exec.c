@@ -3,7 +3,8 @@
  * (releases within the drain's latency), and the same sequence of round memberships. Rounds
  * are wall-clock based, so training speed does not enter; exec's transfers add a few trace
  * seconds per round, which can shift how many rounds fit between two decisions, so runs of
- * equal membership are compared, not round counts. */
+ * equal membership are compared, not round counts. Threshold and one look-ahead policy
+ * (forecast_threshold). */
 #define SW_TEST_NEEDS_SPILLWAY 1 /* without it: skipped (test_require.h) */
 #include "exec_main.c.inc"
 
@@ -135,6 +136,25 @@ Test(sim_vs_exec, same_engine_decisions, .timeout = 180)
     snprintf(text, sizeof text, scenario_fmt, SW_SOURCE_DIR);
     sw_report_data *ds, *de;
     run_both("cmp", text, dir, sizeof dir, &ds, &de);
+    same_decisions(ds, de, 3, 120.0);
+    sw_report_data_free(ds);
+    sw_report_data_free(de);
+    test_dir_done(dir);
+}
+
+/* A look-ahead policy (issue 12) through the same engine in both modes: forecast_threshold,
+ * built by sw_policies_create in the run session for sim and exec alike. */
+Test(sim_vs_exec, same_lookahead_decisions, .timeout = 180)
+{
+    char dir[512], fmt[2048], text[2048];
+    const char *at = strstr(scenario_fmt, "kind: threshold");
+    cr_assert_not_null(at);
+    snprintf(fmt, sizeof fmt, "%.*skind: forecast_%s", (int)(at - scenario_fmt), scenario_fmt,
+             at + strlen("kind: "));
+    snprintf(text, sizeof text, fmt, SW_SOURCE_DIR);
+    sw_report_data *ds, *de;
+    run_both("cmplook", text, dir, sizeof dir, &ds, &de);
+    cr_assert_not_null(strstr(de->scenario_yaml, "kind: forecast_threshold"));
     same_decisions(ds, de, 3, 120.0);
     sw_report_data_free(ds);
     sw_report_data_free(de);
