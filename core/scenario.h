@@ -80,14 +80,14 @@ typedef struct sw_scenario_policy {
     double deprovision_after_s; /* hysteresis: MCI above threshold this long, s, >= 0 [600] */
     double poll_s;              /* signal polling period, s, >= 0; 0 = exact, event-driven [10] */
     /* look-ahead policies (core/policy_lookahead.h; scenarios/README.md) */
-    double min_window_s; /* forecast_threshold, deadline: shortest curtailed run worth a
-                          * provisioning, s, >= 0; 0 = the largest site provision_s +
-                          * rounds.startup_s + rounds.min_duration_s [0] */
-    double horizon_s;  /* forecast_threshold, deadline: how far ahead the forecast is read, s,
-                        * > 0 [86400] */
-    double deadline_s; /* deadline: run time by which model.tokens are trained, s, >= 0;
-                        * 0 = the end of the run [0] */
-    double margin;     /* deadline: plan for tokens x (1 + margin), >= 0 [0.05] */
+    double min_window_s;     /* forecast_threshold, deadline: shortest curtailed run worth a
+                              * provisioning, s, >= 0; 0 = the largest site provision_s +
+                              * rounds.startup_s + rounds.min_duration_s [0] */
+    double horizon_s;        /* forecast_threshold, deadline: how far ahead the forecast is read, s,
+                              * > 0 [86400] */
+    double deadline_s;       /* deadline: run time by which model.tokens are trained, s, >= 0;
+                              * 0 = the end of the run [0] */
+    double margin;           /* deadline: plan for tokens x (1 + margin), >= 0 [0.05] */
     double max_g_per_mtoken; /* elastic: cap on the carbon of a site's extra tokens, gCO2 per
                               * 1e6 tokens, >= 0; 0 = threshold_g_per_kwh at the first site's
                               * training power and throughput [0] */
@@ -178,6 +178,11 @@ typedef struct sw_scenario_exec {
     int batch;                       /* sequences per micro-batch, >= 1 [4] */
     int seq;                         /* tokens per sequence, >= 1 [64] */
     sw_exec_backend backend;         /* cpu | cuda [cpu] */
+    char *data;      /* tokenized dataset folder (docs/data.md), resolved like trace.file:
+                        against the scenario's folder first, then the working directory;
+                        NULL: the byte corpus */
+    char *tokenizer; /* tokenizer file checked against exec.data's manifest; NULL: none */
+    int vocab;       /* model vocabulary rows, >= 0; 0: the preset's [0] */
 } sw_scenario_exec;
 
 /* Failures injected into a run (both modes, through the engine's SITE_FAILED as exec's

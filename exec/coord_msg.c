@@ -67,7 +67,8 @@ static void send_welcome(coord *c, csite *s)
         .seed = c->sc->seed,
         .lr = c->o->lr};
     sw_pathf(w.preset, sizeof w.preset, "%s", c->sc->exec.preset);
-    sw_pathf(w.data_path, sizeof w.data_path, "%s", c->o->data_path);
+    w.vocab_size = (uint32_t)c->vocab_size;
+    coord_data_welcome(c, &w);
     uint8_t pl[512];
     size_t n = sw_msg_put_welcome(pl, sizeof pl, &w);
     coord_send_to(c, s, SW_MSG_WELCOME, -1, pl, n);
