@@ -97,11 +97,7 @@ static int setup_manifest(coord *c, const sw_model_config *mc, sw_error *err)
                          sc->exec.seq);
     /* The run's tokens: the manifest's training stream (model.tokens may cap it). Shards of
      * the manager are the manifest's, so every lease lies inside one file. */
-    c->data_tokens = m->train_tokens;
-    if (sc->model.tokens < (double)m->train_tokens) /* whole steps, as agents train them */
-        c->data_tokens = (uint64_t)sc->model.tokens / c->bt * c->bt;
-    if (c->data_tokens == 0)
-        c->data_tokens = c->bt;
+    c->data_tokens = sw_run_dataset_tokens(sc, m->train_tokens, c->bt);
     c->shard_tokens = m->shard_tokens;
     return SW_OK;
 }

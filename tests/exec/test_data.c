@@ -89,10 +89,10 @@ Test(data, shards_streamed_once_each_across_a_killed_agent, .timeout = 150)
     snprintf(logp, sizeof logp, "%s/coord.log", dir);
     sw_scenario sc;
     sw_error err;
-    cr_assert_eq(bpe_scenario(&sc, ", vocab: 2048, data: " BPE_DIR ", tokenizer: " BPE_DIR
-                                   "/tokenizer.bin",
-                              &err),
-                 SW_OK, "%s", err.msg);
+    cr_assert_eq(
+        bpe_scenario(&sc, ", vocab: 2048, data: " BPE_DIR ", tokenizer: " BPE_DIR "/tokenizer.bin",
+                     &err),
+        SW_OK, "%s", err.msg);
     FILE *log = fopen(logp, "w");
     sw_coord_options o;
     coord_opts(&o, &sc, dir, out, sizeof out, log);
@@ -193,8 +193,8 @@ Test(data, a_model_vocabulary_smaller_than_the_data_is_refused)
 
 Test(data, a_tokenizer_that_did_not_make_the_shards_is_refused)
 {
-    expect_refused(", vocab: 2048, data: " BPE_DIR
-                   ", tokenizer: " SW_SOURCE_DIR "/tests/kernels/fixtures/bpe/mixed.tiktoken",
+    expect_refused(", vocab: 2048, data: " BPE_DIR ", tokenizer: " SW_SOURCE_DIR
+                   "/tests/kernels/fixtures/bpe/mixed.tiktoken",
                    "exec.tokenizer");
 }
 
