@@ -15,7 +15,9 @@
 #include "cli/cli.h"
 #include "core/fsutil.h"
 #include "core/report.h"
+#include "core/run.h"
 #include "core/scenario.h"
+#include "kernels/manifest.h"
 #include "sim/sim.h"
 
 #define MAX_SETS      64
@@ -134,6 +136,25 @@ static pid_t spawn_baseline(const char *self, const char *scenario, char **sets,
     argv[k] = NULL;
     execv(self, argv);
     _exit(127);
+}
+
+/* With exec.data, the run's token target is the dataset's (as exec trains it): the manifest's
+ * training tokens, capped by model.tokens (sw_run_dataset_tokens). Only the manifest is read. */
+static int dataset_tokens_target(const char *path, const sw_scenario *sc, uint64_t *tokens)
+{
+    *tokens = 0;
+    if (!sc->exec.data)
+        return SW_EXIT_OK;
+    sw_manifest m;
+    sw_kerror ke;
+    if (sw_manifest_load(sc->exec.data, &m, &ke) != SW_K_OK) {
+        fprintf(stderr, "spillway sim: %s: exec.data: %s\n", path, ke.msg);
+        return SW_EXIT_USAGE;
+    }
+    *tokens = sw_run_dataset_tokens(sc, m.train_tokens,
+                                    (uint64_t)sc->exec.batch * (uint64_t)sc->exec.seq);
+    sw_manifest_free(&m);
+    return SW_EXIT_OK;
 }
 
 int sw_cmd_sim(int argc, char **argv)
@@ -316,7 +337,10 @@ int sw_cmd_sim(int argc, char **argv)
                               .extras = extras,
                               .n_extras = n_extras};
         sw_sim_result res;
-        if (sw_sim_run(&sc, &opt, &res, &err) != SW_OK) {
+        int drc = dataset_tokens_target(path, &sc, &opt.tokens_target);
+        if (drc != SW_EXIT_OK) {
+            rc = drc;
+        } else if (sw_sim_run(&sc, &opt, &res, &err) != SW_OK) {
             if (ps.shown)
                 fputc('\n', stderr);
             fprintf(stderr, "spillway sim: %s\n", err.msg);

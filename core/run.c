@@ -272,6 +272,14 @@ void sw_run_train(sw_run *r, size_t site, double t_s, int64_t steps_total, int64
     sw_journal_train(&r->jr, (int)site, &row);
 }
 
+uint64_t sw_run_dataset_tokens(const sw_scenario *sc, uint64_t dataset_tokens, uint64_t step_tokens)
+{
+    if (!(sc->model.tokens < (double)dataset_tokens))
+        return dataset_tokens;
+    uint64_t t = (uint64_t)sc->model.tokens / step_tokens * step_tokens;
+    return t ? t : step_tokens;
+}
+
 uint64_t sw_run_claim_steps(sw_run *r, double steps, double *steps_granted)
 {
     uint64_t batch = r->sc->model.batch_tokens;

@@ -55,6 +55,12 @@ typedef struct sw_run_resume {
 
 typedef struct sw_run sw_run;
 
+/* The run's token target over a tokenized dataset of dataset_tokens training tokens (exec.data's
+ * manifest): all of them, or model.tokens cut to whole steps of step_tokens when that is fewer
+ * (at least one step). Both drivers pass it as tokens_target, so sim and exec agree. */
+uint64_t sw_run_dataset_tokens(const sw_scenario *sc, uint64_t dataset_tokens,
+                               uint64_t step_tokens);
+
 /* Loads the scenario's trace (trace.derive applied), checks the run's span, creates the
  * ledger and the report (sites declared). SW_EINPUT names the scenario key. The engine is
  * created by sw_run_start, after a resumed driver has replayed its journal. */

@@ -273,6 +273,10 @@ static const field exec_fields[] = {
     INT(sw_scenario_exec, batch, "batch", 4, 1),
     INT(sw_scenario_exec, seq, "seq", 64, 1),
     ENUM(sw_scenario_exec, backend, "backend", SW_EXEC_BACKEND_CPU, backend_names),
+    {"data", F_PATH, offsetof(sw_scenario_exec, data), 0, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0},
+    {"tokenizer", F_PATH, offsetof(sw_scenario_exec, tokenizer), 0, NULL, 0, 0, 0, NULL, NULL, 0, 0,
+     0},
+    INT(sw_scenario_exec, vocab, "vocab", 0, 0),
     END,
 };
 
@@ -612,13 +616,13 @@ static char *resolve_path(const ctx *c, const sw_yt_node *n, const char *path, c
             oom(c);
         return d;
     }
+    const char *what = strncmp(key, "exec.", 5) ? "trace file" : "path";
     if (joined)
         fail(c, n,
-             "key '%s': trace file '%s' not found, expected a readable file (looked for '%s' "
-             "and '%s')",
-             key, path, joined, path);
+             "key '%s': %s '%s' not found, expected a readable file (looked for '%s' and '%s')",
+             key, what, path, joined, path);
     else
-        fail(c, n, "key '%s': trace file '%s' not found, expected a readable file", key, path);
+        fail(c, n, "key '%s': %s '%s' not found, expected a readable file", key, what, path);
     free(joined);
     return NULL;
 }

@@ -180,6 +180,11 @@ typedef struct sw_scenario_exec {
     int batch;                       /* sequences per micro-batch, >= 1 [4] */
     int seq;                         /* tokens per sequence, >= 1 [64] */
     sw_exec_backend backend;         /* cpu | cuda [cpu] */
+    char *data;      /* tokenized dataset folder (docs/data.md), resolved like trace.file:
+                        against the scenario's folder first, then the working directory;
+                        NULL: the byte corpus */
+    char *tokenizer; /* tokenizer file checked against exec.data's manifest; NULL: none */
+    int vocab;       /* model vocabulary rows, >= 0; 0: the preset's [0] */
 } sw_scenario_exec;
 
 /* Failures injected into a run (both modes, through the engine's SITE_FAILED as exec's

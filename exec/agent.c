@@ -27,6 +27,7 @@
 #include "exec/sockopt.h"
 #include "kernels/backend.h"
 #include "kernels/data.h"
+#include "kernels/manifest_stream.h"
 #include "kernels/model.h"
 #include "kernels/optim.h"
 
@@ -122,8 +123,12 @@ typedef struct agent {
     sw_model *model;
     sw_adamw opt;
     bool opt_ready;
-    sw_text text;
-    sw_span train;
+    sw_text text;         /* byte corpus (welcome data_kind 0) */
+    sw_span train;        /* ... its training split */
+    sw_manifest manifest; /* dataset folder (data_kind 1): leases are streamed from shards */
+    bool have_manifest;
+    sw_lease_stream *stream;            /* the worker's: the lease it is reading (stream_lease) */
+    uint64_t stream_lease, stream_base; /* its lease id; its consumed count when opened */
     int32_t *in, *tg;
     size_t bt;       /* tokens per step */
     float *recv_buf; /* incoming global model (copied into the model when complete) */
@@ -187,6 +192,37 @@ static int send_join(agent *a, sw_error *err)
 
 static void *worker_main(void *arg);
 
+static int open_bytes(agent *a, const char *path, sw_error *err)
+{
+    sw_kerror ke;
+    if (sw_text_load(path, &a->text, &ke) != SW_K_OK)
+        return sw_errorf(err, SW_EINPUT, "%s", ke.msg);
+    sw_span val;
+    sw_split_train_val(a->text.n, &a->train, &val);
+    return SW_OK;
+}
+
+/* The dataset folder: this agent's copy must be the one the coordinator leases from. Only the
+ * manifest is read here; shards are mapped one lease at a time by the worker. */
+static int open_manifest(agent *a, const char *dir, const sw_msg_welcome *w, sw_error *err)
+{
+    sw_kerror ke;
+    if (sw_manifest_load(dir, &a->manifest, &ke) != SW_K_OK)
+        return sw_errorf(err, SW_EINPUT, "%s", ke.msg);
+    a->have_manifest = true;
+    const sw_manifest *m = &a->manifest;
+    if (m->tokenizer_crc != w->tokenizer_crc || m->train_tokens != w->train_tokens)
+        return sw_errorf(err, SW_EINPUT,
+                         "%s: tokenizer_crc %08x and %llu training tokens, the coordinator's "
+                         "dataset has %08x and %llu (a different copy?)",
+                         dir, m->tokenizer_crc, (unsigned long long)m->train_tokens,
+                         w->tokenizer_crc, (unsigned long long)w->train_tokens);
+    if (m->vocab_size > w->vocab_size)
+        return sw_errorf(err, SW_EINPUT, "%s: vocab_size %u, the model has %u rows", dir,
+                         m->vocab_size, w->vocab_size);
+    return SW_OK;
+}
+
 /* WELCOME: build the model, optimizer and data as the coordinator says. */
 static int on_welcome(agent *a, const sw_msg_welcome *w, sw_error *err)
 {
@@ -196,6 +232,7 @@ static int on_welcome(agent *a, const sw_msg_welcome *w, sw_error *err)
     sw_kerror ke;
     if (sw_model_preset(w->preset, &cfg) != SW_K_OK)
         return sw_errorf(err, SW_EINPUT, "welcome: preset '%s' unknown to this agent", w->preset);
+    cfg.vocab_size = (int)w->vocab_size;
     char why[256];
     if (!(a->be = sw_backend_by_name(a->o->backend ? a->o->backend : "cpu", why, sizeof why)))
         return sw_errorf(err, SW_EINPUT, "--backend: %s", why);
@@ -210,10 +247,9 @@ static int on_welcome(agent *a, const sw_msg_welcome *w, sw_error *err)
         return sw_errorf(err, SW_ERUNTIME, "optimizer: %s", ke.msg);
     a->opt_ready = true;
     const char *data = a->o->data_path ? a->o->data_path : w->data_path;
-    if (sw_text_load(data, &a->text, &ke) != SW_K_OK)
-        return sw_errorf(err, SW_EINPUT, "%s", ke.msg);
-    sw_span val;
-    sw_split_train_val(a->text.n, &a->train, &val);
+    int drc = w->data_kind ? open_manifest(a, data, w, err) : open_bytes(a, data, err);
+    if (drc != SW_OK)
+        return drc;
     a->bt = (size_t)w->batch * w->seq;
     a->in = malloc(a->bt * sizeof *a->in);
     a->tg = malloc(a->bt * sizeof *a->tg);
@@ -298,19 +334,67 @@ static int send_metrics(agent *a, sw_error *err)
     return send_simple(a, SW_MSG_METRICS, pl, n, err);
 }
 
+/* Tokens the next step moves its lease on (under mu): B x T, or a shard stream's last piece. */
+static uint64_t next_step_tokens(const agent *a)
+{
+    if (!a->have_manifest || a->n_leases == 0)
+        return a->bt;
+    uint32_t k = a->n_leases - 1;
+    uint64_t left = a->lease_end[k] - a->lease_begin[k] - a->consumed[k];
+    return left && left < a->bt ? left : a->bt;
+}
+
+/* The next batch of lease `lease_id` ([begin, end) of the training stream, `consumed` of it
+ * done) into a->in/a->tg: *rows rows of T, and *tokens, how far it moves the lease on (a
+ * stream's last call may give rows = 0 and the dropped tail). Runs on the worker, unlocked. */
+static int next_batch(agent *a, uint64_t lease_id, uint64_t begin, uint64_t end, uint64_t consumed,
+                      int *rows, uint64_t *tokens, sw_kerror *ke)
+{
+    if (!a->have_manifest) {
+        const uint8_t *tok = a->text.bytes + a->train.begin + begin + consumed;
+        for (size_t i = 0; i < a->bt; i++) {
+            a->in[i] = tok[i];
+            a->tg[i] = tok[i + 1];
+        }
+        *rows = (int)a->w.batch;
+        *tokens = a->bt;
+        return SW_K_OK;
+    }
+    if (a->stream && a->stream_lease != lease_id) {
+        sw_lease_stream_close(a->stream);
+        a->stream = NULL;
+    }
+    if (!a->stream) { /* a new lease, or the remainder of one returned earlier */
+        int rc = sw_lease_stream_open_range(&a->manifest, begin + consumed, end, (int)a->w.batch,
+                                            (int)a->w.seq, false, &a->stream, ke);
+        if (rc != SW_K_OK)
+            return rc;
+        a->stream_lease = lease_id;
+        a->stream_base = consumed;
+    }
+    int rc = sw_lease_stream_next(a->stream, a->in, a->tg, rows, ke);
+    if (rc != SW_K_OK)
+        return rc;
+    *tokens = a->stream_base + sw_lease_stream_consumed(a->stream) - consumed;
+    return SW_K_OK;
+}
+
 /* The worker: optimizer steps on the front of the newest lease while `go` is set. */
 static void *worker_main(void *arg)
 {
     agent *a = arg;
     pthread_mutex_lock(&a->mu);
     while (!a->quit) {
-        if (a->go && !sw_round_may_step(&a->limits, mono_s(), a->round_tokens, a->bt)) {
+        if (a->go &&
+            !sw_round_may_step(&a->limits, mono_s(), a->round_tokens, next_step_tokens(a))) {
             a->go = false; /* the plan's deadline or token limit: return the work */
             a->finish_pending = true;
         }
         uint32_t k = a->n_leases - 1;
-        bool have = a->go && a->n_leases > 0 &&
-                    a->lease_end[k] - a->lease_begin[k] - a->consumed[k] >= a->bt;
+        uint64_t left = a->n_leases > 0 ? a->lease_end[k] - a->lease_begin[k] - a->consumed[k] : 0;
+        /* bytes: leases hold whole steps and a ragged end is skipped; shards: the stream ends
+         * a lease with a short batch and counts what it drops */
+        bool have = a->go && a->n_leases > 0 && (a->have_manifest ? left > 0 : left >= a->bt);
         if (!have) {
             if (a->go && a->n_leases > 0)
                 a->need_lease = true; /* leases hold whole steps; a ragged end is skipped */
@@ -320,24 +404,23 @@ static void *worker_main(void *arg)
             continue;
         }
         a->busy = true;
-        uint64_t pos = a->lease_begin[k] + a->consumed[k];
+        uint64_t lease_id = a->lease_id[k], begin = a->lease_begin[k], end = a->lease_end[k];
+        uint64_t consumed = a->consumed[k];
         pthread_mutex_unlock(&a->mu);
 
-        const uint8_t *tok = a->text.bytes + a->train.begin + pos;
-        for (size_t i = 0; i < a->bt; i++) {
-            a->in[i] = tok[i];
-            a->tg[i] = tok[i + 1];
-        }
         double t0 = mono_s();
         float loss = NAN;
         sw_kerror ke;
-        int rc =
-            sw_model_forward(a->model, a->in, a->tg, (int)a->w.batch, (int)a->w.seq, &loss, &ke);
-        if (rc == SW_K_OK) {
+        int rows = 0;
+        uint64_t step_tokens = 0;
+        int rc = next_batch(a, lease_id, begin, end, consumed, &rows, &step_tokens, &ke);
+        if (rc == SW_K_OK && rows > 0)
+            rc = sw_model_forward(a->model, a->in, a->tg, rows, (int)a->w.seq, &loss, &ke);
+        if (rc == SW_K_OK && rows > 0) {
             sw_model_zero_grad(a->model);
             rc = sw_model_backward(a->model, &ke);
         }
-        if (rc == SW_K_OK) {
+        if (rc == SW_K_OK && rows > 0) {
             sw_clip_grad_norm(a->be, sw_model_grads(a->model), a->opt.n, 1.0f);
             sw_adamw_step(&a->opt, sw_model_params(a->model), sw_model_grads(a->model), a->w.lr);
         }
@@ -350,13 +433,15 @@ static void *worker_main(void *arg)
             a->go = false;
             continue;
         }
+        a->consumed[k] += step_tokens;
+        a->round_tokens += step_tokens;
+        a->tokens += (int64_t)step_tokens;
+        if (rows == 0) /* the stream's dropped tail: consumed, not trained */
+            continue;
         a->train_s += dt;
-        a->consumed[k] += a->bt;
-        a->round_tokens += a->bt;
         a->round_steps++;
         a->round_loss_sum += loss;
         a->steps++;
-        a->tokens += (int64_t)a->bt;
         a->metric_loss_sum += loss;
         a->metric_n++;
     }
@@ -471,9 +556,13 @@ static int on_frame(agent *a, const uint8_t *f, size_t len, sw_error *err)
             pthread_mutex_unlock(&a->mu);
             return SW_OK;
         }
-        if (l.end + 1 > a->train.end - a->train.begin)
-            return sw_errorf(err, SW_EINPUT, "message lease: end %llu past the training split",
-                             (unsigned long long)l.end);
+        uint64_t split =
+            a->have_manifest ? a->manifest.train_tokens + 1 : a->train.end - a->train.begin;
+        if (l.begin >= l.end || l.end + 1 > split)
+            return sw_errorf(err, SW_EINPUT,
+                             "message lease: [%llu, %llu) not inside the training "
+                             "split",
+                             (unsigned long long)l.begin, (unsigned long long)l.end);
         pthread_mutex_lock(&a->mu);
         uint32_t k = a->n_leases++;
         a->lease_id[k] = l.lease_id;
@@ -616,7 +705,7 @@ int sw_agent_run(const sw_agent_options *o, sw_error *err)
             pthread_mutex_lock(&a->mu);
             bool need = a->go && a->need_lease && !a->lease_wait && !a->no_data;
             if (a->go && a->st == A_TRAINING &&
-                !sw_round_may_step(&a->limits, now, a->round_tokens, a->bt)) {
+                !sw_round_may_step(&a->limits, now, a->round_tokens, next_step_tokens(a))) {
                 a->go = false; /* the deadline passed while the worker waited */
                 a->finish_pending = true;
             }
@@ -669,6 +758,9 @@ int sw_agent_run(const sw_agent_options *o, sw_error *err)
     if (a->opt_ready)
         sw_adamw_free(&a->opt);
     sw_text_free(&a->text);
+    sw_lease_stream_close(a->stream);
+    if (a->have_manifest)
+        sw_manifest_free(&a->manifest);
     free(a->in);
     free(a->tg);
     free(a->recv_buf);

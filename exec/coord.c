@@ -327,34 +327,22 @@ static double step_all(coord *c)
 /* The model the coordinator aggregates and validates, and the data it hands out. */
 static int setup_model(coord *c, sw_error *err)
 {
-    const sw_coord_options *o = c->o;
     const sw_scenario *sc = c->sc;
     sw_model_config mc;
     sw_kerror ke;
-    if (sw_model_preset(sc->exec.preset, &mc) != SW_K_OK)
-        return sw_errorf(err, SW_EINPUT, "%s: exec.preset: unknown model preset '%s'", sc->name,
-                         sc->exec.preset);
+    int rc = coord_model_config(sc, &mc, err);
+    if (rc != SW_OK)
+        return rc;
     if (sc->exec.seq > mc.max_seq_len)
         return sw_errorf(err, SW_EINPUT, "%s: exec.seq: %d is longer than the %s context %d",
                          sc->name, sc->exec.seq, sc->exec.preset, mc.max_seq_len);
+    if ((rc = coord_data_setup(c, &mc, err)) != SW_OK)
+        return rc;
     if (!(c->eval_model = sw_model_create(&mc, NULL, &ke)))
         return sw_errorf(err, SW_ERUNTIME, "model: %s", ke.msg);
     sw_backend_cpu_set_threads(sc->exec.threads);
     c->n_params = sw_model_num_params(c->eval_model);
-    if (sw_text_load(o->data_path, &c->text, &ke) != SW_K_OK)
-        return sw_errorf(err, SW_EINPUT, "%s", ke.msg);
-    sw_split_train_val(c->text.n, &c->train, &c->val);
-    c->bt = (size_t)sc->exec.batch * sc->exec.seq;
-    size_t train_n = c->train.end - c->train.begin;
-    if (train_n < c->bt + 1 || c->val.end - c->val.begin < c->bt + 1)
-        return sw_errorf(err, SW_EINPUT, "%s: too short for batches of %d x %d", o->data_path,
-                         sc->exec.batch, sc->exec.seq);
-    /* The run's tokens: model.tokens, but no more than the training split holds. */
-    uint64_t data = (uint64_t)((train_n - 1) / c->bt) * c->bt;
-    uint64_t want = (uint64_t)fmin((double)data, sc->model.tokens);
-    c->data_tokens = want / c->bt * c->bt;
-    if (c->data_tokens == 0)
-        c->data_tokens = c->bt;
+    c->vocab_size = mc.vocab_size;
     c->global = malloc(c->n_params * sizeof(float));
     if (!c->global)
         return sw_errorf(err, SW_ERUNTIME, "coordinator: out of memory");
@@ -379,7 +367,7 @@ static int setup_model(coord *c, sw_error *err)
 static int start_new(coord *c, sw_error *err)
 {
     coord_journal_reset(c);
-    int rc = sw_shards_create(c->data_tokens, 16 * (uint64_t)c->bt, &c->shards, err);
+    int rc = sw_shards_create(c->data_tokens, c->shard_tokens, &c->shards, err);
     if (rc == SW_OK)
         rc = sw_run_start(c->run, NULL, err);
     if (rc != SW_OK)
@@ -659,7 +647,7 @@ int sw_coord_run(const sw_coord_options *o, sw_coord_result *result, sw_error *e
     free(c->ck_engine);
     sw_shards_destroy(c->shards);
     sw_model_destroy(c->eval_model);
-    sw_text_free(&c->text);
+    coord_data_free(c);
     for (size_t i = 0; c->sites && i < c->n_sites; i++)
         free(c->sites[i].upload);
     free(c->sites);

@@ -13,8 +13,7 @@ void coord_evaluate_global(coord *c, double *loss_out)
     memcpy(sw_model_params(c->eval_model), c->global, c->n_params * sizeof(float));
     float loss = NAN;
     sw_kerror ke;
-    if (sw_evaluate(c->eval_model, c->text.bytes, c->val, c->sc->exec.batch, c->sc->exec.seq,
-                    c->o->eval_batches, &loss, &ke) != SW_K_OK)
+    if (coord_data_evaluate(c, c->eval_model, &loss, &ke) != SW_K_OK)
         coord_fail(c, SW_ERUNTIME, "validation: %s", ke.msg);
     *loss_out = loss;
 }
@@ -24,8 +23,7 @@ static void *eval_main(void *arg)
     coord *c = arg;
     sw_kerror ke;
     float loss = NAN;
-    c->eval_rc = sw_evaluate(c->eval_model, c->text.bytes, c->val, c->sc->exec.batch,
-                             c->sc->exec.seq, c->o->eval_batches, &loss, &ke);
+    c->eval_rc = coord_data_evaluate(c, c->eval_model, &loss, &ke);
     if (c->eval_rc != SW_K_OK)
         sw_pathf(c->eval_msg, sizeof c->eval_msg, "validation: %s", ke.msg);
     c->eval_loss = loss;
@@ -48,8 +46,11 @@ void coord_eval_collect(coord *c, bool wait)
     double loss = c->eval_loss;
     sw_run_round_done(c->run, &c->eval_round, loss);
     const sw_report_round_row row = c->eval_round.row;
-    coord_log(c, "round %lld: %d site(s), %lld tokens, validation loss %.4f (ppl %.2f)",
-              (long long)row.round, row.n_sites, (long long)row.tokens, loss, exp(loss));
+    coord_log(c,
+              "round %lld: %d site(s), %lld tokens, validation loss %.4f (ppl %.2f, %.3f bits "
+              "per byte)",
+              (long long)row.round, row.n_sites, (long long)row.tokens, loss, exp(loss),
+              coord_data_bits_per_byte(c, loss));
     sw_error e;
     if (coord_checkpoint_write(c, &e) != SW_OK)
         coord_log(c, "checkpoint not written: %s", e.msg);

@@ -1,6 +1,7 @@
 /* coord_int.h - the coordinator's private state and the functions its files share:
  *   coord.c       set-up, the loop, engine actions, the end of the run
  *   coord_msg.c   membership and messages: joins, the agents' messages, heartbeats, failures
+ *   coord_data.c  the data: the byte corpus or a dataset's manifest (exec.data), validation
  *   coord_eval.c  validation of the global model (in a thread)
  *   coord_ckpt.c  the checkpoint: writing it, reading it, resuming from it
  *   coord_net.c   the ROUTER socket, CURVE keys of a local run
@@ -23,6 +24,7 @@
 #include "exec/provision.h"
 #include "exec/rapl.h"
 #include "kernels/data.h"
+#include "kernels/manifest.h"
 #include "kernels/model.h"
 
 typedef struct csite {
@@ -83,12 +85,16 @@ typedef struct coord {
     /* model */
     sw_model *eval_model;
     size_t n_params;
+    int vocab_size; /* the model's vocabulary rows */
     float *global, *momentum;
     uint32_t global_crc;
-    sw_text text;
-    sw_span train, val;
-    size_t bt;
-    uint64_t data_tokens;
+    sw_text text;         /* the byte corpus (no exec.data) */
+    sw_span train, val;   /* ... and its split */
+    sw_manifest manifest; /* exec.data's manifest */
+    bool have_manifest;
+    size_t bt;             /* tokens per step, B x T */
+    uint64_t data_tokens;  /* the shard manager's dataset (the run's token target) */
+    uint64_t shard_tokens; /* its shards */
     /* validation of the global model, in a thread so that it never holds up the rounds */
     pthread_t eval_th;
     bool eval_running;
@@ -136,6 +142,20 @@ void coord_site_failed(coord *c, csite *s, const char *why);
 void coord_site_failed_at(coord *c, csite *s, const char *why, double t_s); /* at run time t_s */
 void coord_drain_socket(coord *c); /* receives everything waiting on the ROUTER */
 void coord_check_sites(coord *c);  /* readiness, heartbeats, provisioners, transfers */
+
+/* ---- coord_data.c ---- */
+/* The model's shape: exec.preset with exec.vocab rows when given. */
+int coord_model_config(const sw_scenario *sc, sw_model_config *mc, sw_error *err);
+/* Loads the byte corpus or exec.data's manifest (checked against mc's vocabulary and
+ * exec.tokenizer); sets bt, data_tokens and shard_tokens. SW_EINPUT naming the key. */
+int coord_data_setup(coord *c, const sw_model_config *mc, sw_error *err);
+/* The WELCOME's data fields: kind, path, the manifest's tokenizer CRC and training tokens. */
+void coord_data_welcome(const coord *c, sw_msg_welcome *w);
+/* Mean validation loss per token of model (nats) over up to eval_batches batches. */
+int coord_data_evaluate(coord *c, sw_model *model, float *loss, sw_kerror *ke);
+/* Bits per byte of a validation loss: / ln 2 / (the validation text's bytes per token). */
+double coord_data_bits_per_byte(const coord *c, double loss_nats);
+void coord_data_free(coord *c);
 
 /* ---- coord_eval.c ---- */
 void coord_evaluate_global(coord *c, double *loss_out);

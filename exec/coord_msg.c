@@ -67,7 +67,8 @@ static void send_welcome(coord *c, csite *s)
         .seed = c->sc->seed,
         .lr = c->o->lr};
     sw_pathf(w.preset, sizeof w.preset, "%s", c->sc->exec.preset);
-    sw_pathf(w.data_path, sizeof w.data_path, "%s", c->o->data_path);
+    w.vocab_size = (uint32_t)c->vocab_size;
+    coord_data_welcome(c, &w);
     uint8_t pl[512];
     size_t n = sw_msg_put_welcome(pl, sizeof pl, &w);
     coord_send_to(c, s, SW_MSG_WELCOME, -1, pl, n);
@@ -138,10 +139,16 @@ static void work_complete(coord *c, csite *s)
             return;
         }
     }
-    for (uint32_t i = 0; i < w->n_leases; i++)
+    for (uint32_t i = 0; i < w->n_leases; i++) {
+        sw_shard_lease l;
+        sw_shards_lease_find(c->shards, w->lease_id[i], &l);
+        coord_log(c, "site %s: lease %llu [%llu, %llu) commits %llu tokens", s->sc->name,
+                  (unsigned long long)l.lease_id, (unsigned long long)l.begin_token,
+                  (unsigned long long)l.end_token, (unsigned long long)w->consumed[i]);
         if (sw_shards_release(c->shards, (uint32_t)s->idx, w->lease_id[i], w->consumed[i], &e) !=
             SW_OK)
             coord_fail(c, SW_ERUNTIME, "%s", e.msg);
+    }
     /* leases granted after the agent had stopped go back unused */
     sw_shards_site_left(c->shards, (uint32_t)s->idx, NULL, &e);
     s->have_upload = true;

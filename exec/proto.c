@@ -77,7 +77,7 @@ static size_t finish(const wcur *w)
 
 /* Fixed payload lengths on the wire. */
 #define LEN_JOIN     (SW_PROTO_NAME_MAX + 4 + 8)
-#define LEN_WELCOME  (4 + 8 + 4 * 3 + 4 * 4 + 8 + 4 + 32 + SW_PROTO_TEXT_MAX)
+#define LEN_WELCOME  (4 + 8 + 4 * 3 + 4 * 4 + 8 + 4 + 32 + SW_PROTO_TEXT_MAX + 4 * 3 + 8)
 #define LEN_TEXT     SW_PROTO_TEXT_MAX
 #define LEN_PLAN     (8 + 8 + 8 + 4)
 #define LEN_ACK      8
@@ -245,6 +245,10 @@ size_t sw_msg_put_welcome(void *buf, size_t cap, const sw_msg_welcome *m)
     copy_text(data, sizeof data, m->data_path);
     put(&w, preset, sizeof preset);
     put(&w, data, sizeof data);
+    PUT(&w, m->vocab_size);
+    PUT(&w, m->data_kind);
+    PUT(&w, m->tokenizer_crc);
+    PUT(&w, m->train_tokens);
     return finish(&w);
 }
 
@@ -266,6 +270,15 @@ int sw_msg_get_welcome(const uint8_t *p, size_t len, sw_msg_welcome *m, sw_error
     GET(&r, m->lr);
     get(&r, m->preset, sizeof m->preset);
     get(&r, m->data_path, sizeof m->data_path);
+    GET(&r, m->vocab_size);
+    GET(&r, m->data_kind);
+    GET(&r, m->tokenizer_crc);
+    GET(&r, m->train_tokens);
+    if (m->vocab_size < 2 || m->data_kind > 1)
+        return sw_errorf(err, SW_EINPUT,
+                         "message welcome: vocab_size %u / data_kind %u: expected "
+                         ">= 2 and 0 or 1",
+                         m->vocab_size, m->data_kind);
     if (check_text("welcome", "preset", m->preset, sizeof m->preset, err) ||
         check_text("welcome", "data_path", m->data_path, sizeof m->data_path, err))
         return SW_EINPUT;

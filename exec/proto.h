@@ -28,7 +28,7 @@
 #include "core/error.h"
 
 #define SW_PROTO_MAGIC       0x31505753u
-#define SW_PROTO_VERSION     1u
+#define SW_PROTO_VERSION     2u
 #define SW_PROTO_HEADER      32u
 #define SW_PROTO_CHUNK_MAX   (8u << 20) /* largest model chunk, bytes */
 #define SW_PROTO_MAX_PAYLOAD (SW_PROTO_CHUNK_MAX + 64u)
@@ -82,7 +82,11 @@ typedef struct sw_msg_welcome {
     uint64_t seed;
     float lr;                          /* inner AdamW peak learning rate */
     char preset[32];                   /* model preset */
-    char data_path[SW_PROTO_TEXT_MAX]; /* corpus (byte tokens) */
+    char data_path[SW_PROTO_TEXT_MAX]; /* the byte corpus, or with data_kind 1 the dataset folder */
+    uint32_t vocab_size;               /* model vocabulary rows (the preset's, or exec.vocab) */
+    uint32_t data_kind;                /* 0: byte corpus, 1: shard folder with manifest.txt */
+    uint32_t tokenizer_crc;            /* data_kind 1: the manifest's, so a wrong copy is refused */
+    uint64_t train_tokens;             /* data_kind 1: the manifest's training tokens */
 } sw_msg_welcome;
 
 typedef struct sw_msg_text {

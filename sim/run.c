@@ -499,7 +499,8 @@ static int setup(sim_run *r, sw_error *err)
     sw_run_config rc_cfg = {.mode = SW_REPORT_SIM,
                             .out_path = r->opt->out_path,
                             .created_utc = r->opt->created_utc,
-                            .model_bytes = r->model_bytes};
+                            .model_bytes = r->model_bytes,
+                            .tokens_target = r->opt->tokens_target};
     int rc = sw_run_create(sc, &rc_cfg, &r->run, err);
     if (rc != SW_OK)
         return rc;

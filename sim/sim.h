@@ -27,6 +27,9 @@ typedef struct sw_sim_options {
     /* Extra summary figures to store (e.g. baseline carbon computed by the caller). */
     const sw_report_extra *extras;
     size_t n_extras;
+    /* Tokens of the whole run; 0 = the scenario's model.tokens. With exec.data the CLI sets
+     * sw_run_dataset_tokens of the dataset's manifest (sim itself reads no data files). */
+    uint64_t tokens_target;
 } sw_sim_options;
 
 /* Headline figures of a finished run (also in the report's /summary). */

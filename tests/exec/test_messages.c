@@ -62,7 +62,7 @@ static void *intrude(void *arg)
         buf[0] ^= 0xFF; /* magic */
         send_raw(s, buf, n, 0);
         n = frame(buf, sizeof buf, SW_MSG_JOIN, pl, jn);
-        buf[4] = 2; /* version */
+        buf[4] = SW_PROTO_VERSION + 1; /* version */
         send_raw(s, buf, n, 0);
         n = frame(buf, sizeof buf, SW_MSG_JOIN, pl, jn);
         buf[6] = 99; /* type */
