@@ -48,7 +48,9 @@ static void usage(FILE *out)
 
 typedef struct progress_state {
     struct timespec t0;
-    bool shown;
+    bool tty;      /* stderr is a terminal: one line redrawn in place */
+    bool shown;    /* something was printed (a final newline is owed on a terminal) */
+    double last_s; /* host seconds since t0 at the last line drawn */
 } progress_state;
 
 static double elapsed_s(const struct timespec *t0)
@@ -58,19 +60,33 @@ static double elapsed_s(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
 }
 
-/* A progress bar on a terminal, only once the run has taken more than a second. */
+/* Progress in simulated hours, the rate (simulated hours per host second) and the host time
+ * left. On a terminal a bar redrawn at most 4 times a second, once the run has taken more than
+ * a second; without one a line every 30 s and none for a shorter run. Reads the host clock only
+ * here, so the datasets do not depend on it. */
 static void progress(double now_s, double end_s, void *ud)
 {
     progress_state *p = ud;
-    if (!p->shown && elapsed_s(&p->t0) < 1.0)
+    double el = elapsed_s(&p->t0), f = end_s > 0 ? fmin(1.0, now_s / end_s) : 1.0;
+    bool final = f >= 1.0;
+    double gap_s = p->tty ? 0.25 : 30.0;
+    if (final ? !p->shown && el < 1.0 : el < 1.0 || el - p->last_s < gap_s)
         return;
     p->shown = true;
-    double f = end_s > 0 ? fmin(1.0, now_s / end_s) : 1.0;
+    p->last_s = el;
+    double rate = el > 0 ? now_s / 3600 / el : 0;
+    char left[32] = "";
+    if (!final && rate > 0)
+        snprintf(left, sizeof left, ", %.0f s left", (end_s - now_s) / 3600 / rate);
+    char line[160];
     int w = 30, k = (int)(f * w);
-    fprintf(stderr, "\r[sim] [%.*s%*s] %3.0f%%  %.1f of %.1f simulated hours", k,
-            "##############################", w - k, "", 100 * f, now_s / 3600, end_s / 3600);
-    if (f >= 1.0)
-        fputc('\n', stderr);
+    snprintf(line, sizeof line, "[sim] [%.*s%*s] %3.0f%%  %.1f of %.1f simulated hours, %.0f h/s%s",
+             k, "##############################", w - k, "", 100 * f, now_s / 3600, end_s / 3600,
+             rate, left);
+    if (p->tty)
+        fprintf(stderr, "\r%s\033[K%s", line, final ? "\n" : "");
+    else
+        fprintf(stderr, "%s\n", line);
     fflush(stderr);
 }
 
@@ -328,11 +344,13 @@ int sw_cmd_sim(int argc, char **argv)
     if (rc == SW_EXIT_OK) {
         progress_state ps;
         clock_gettime(CLOCK_MONOTONIC, &ps.t0);
+        ps.tty = isatty(2);
         ps.shown = false;
+        ps.last_s = 0;
         sw_sim_options opt = {.out_path = out,
                               .platform_xml = xml,
                               .quiet = true,
-                              .progress = (!quiet && isatty(2)) ? progress : NULL,
+                              .progress = !quiet ? progress : NULL,
                               .progress_ud = &ps,
                               .extras = extras,
                               .n_extras = n_extras};
@@ -341,7 +359,7 @@ int sw_cmd_sim(int argc, char **argv)
         if (drc != SW_EXIT_OK) {
             rc = drc;
         } else if (sw_sim_run(&sc, &opt, &res, &err) != SW_OK) {
-            if (ps.shown)
+            if (ps.shown && ps.tty)
                 fputc('\n', stderr);
             fprintf(stderr, "spillway sim: %s\n", err.msg);
             rc = err.code == SW_EINPUT ? SW_EXIT_USAGE : SW_EXIT_RUNTIME;

@@ -53,7 +53,7 @@
 #define SW_REPORT_NAME_MAX       64  /* site, region and extra names, including the NUL */
 #define SW_REPORT_UNIT_MAX       32  /* an extra's unit string, including the NUL */
 #define SW_REPORT_DETAIL_MAX     96  /* event detail text, including the NUL (95 chars kept) */
-#define SW_REPORT_MAX_SITES      512 /* sites per report (width of the /rounds `sites` mask) */
+#define SW_REPORT_MAX_SITES      4096 /* sites per report (width of the /rounds `sites` mask) */
 #define SW_REPORT_MASK_WORDS     (SW_REPORT_MAX_SITES / 64)
 
 typedef enum sw_report_mode {

@@ -25,7 +25,9 @@ typedef struct region {
     double *t;         /* Unix s, strictly increasing */
     double *v;         /* gCO2/kWh */
     double *cum;       /* n + 1 prefix integrals */
-    size_t *next_diff; /* n entries */
+    size_t *next_diff; /* n entries, minus nd_base, at most n */
+    size_t nd_base;    /* 0, or the offset of a shifted view into its base (see shifted views) */
+    bool view;         /* v, cum, next_diff point into a base of sw_trace (not owned) */
     double step_s;     /* nominal step: the most common spacing */
     size_t last_line;  /* CSV line of the last point (parsing only) */
     size_t name_len;   /* strlen(name) (parsing only) */
@@ -35,6 +37,8 @@ struct sw_trace {
     size_t n_regions;
     region *r;
     double *shared_t; /* one time array for all regions (from_columns), or NULL */
+    region *bases;    /* doubled source regions that shifted views point into, or NULL */
+    size_t n_bases;
 };
 
 /* ---------------------------------------------------------------- time stamps */
@@ -202,8 +206,15 @@ void sw_trace_destroy(sw_trace *t)
     for (size_t i = 0; t->r && i < t->n_regions; i++) {
         if (t->r[i].t == t->shared_t)
             t->r[i].t = NULL; /* borrowed from shared_t, freed below */
+        if (t->r[i].view)
+            t->r[i].v = t->r[i].cum = NULL, t->r[i].next_diff = NULL; /* in bases */
         region_free(&t->r[i]);
     }
+    for (size_t i = 0; t->bases && i < t->n_bases; i++) {
+        t->bases[i].t = NULL; /* shared_t */
+        region_free(&t->bases[i]);
+    }
+    free(t->bases);
     free(t->r);
     free(t->shared_t);
     free(t);
@@ -997,6 +1008,96 @@ int sw_trace_from_columns(const char *const *names, const double *t_unix_s,
                         step_s, out, err);
 }
 
+/* Shifted views. A region shifted by s whole steps has value_k[i] = v[(i - s) mod n], which is
+ * the window [n - s, 2n - s) of the doubled series D = v ++ v. So each source region is stored
+ * once as D (values, prefix integrals and change indexes over 2n points) and every shifted
+ * region is three pointers into it: v_k = D.v + off, cum_k = D.cum + off (integrals only use
+ * differences of cum), next_diff_k[i] = D.next_diff[i + off] - off capped at n, off = n - s. */
+static int build_base(const region *src, region *b)
+{
+    size_t n = src->n, n2 = 2 * n;
+    b->n = b->cap = n2;
+    b->step_s = src->step_s;
+    b->v = malloc(n2 * sizeof *b->v);
+    b->cum = malloc((n2 + 1) * sizeof *b->cum);
+    b->next_diff = malloc(n2 * sizeof *b->next_diff);
+    if (!b->v || !b->cum || !b->next_diff)
+        return SW_ERUNTIME;
+    memcpy(b->v, src->v, n * sizeof *b->v);
+    memcpy(b->v + n, src->v, n * sizeof *b->v);
+    b->cum[0] = 0;
+    for (size_t i = 0; i < n2; i++) {
+        size_t p = i % n;
+        double dt = (p + 1 < n ? src->t[p + 1] : src->t[p] + src->step_s) - src->t[p];
+        b->cum[i + 1] = b->cum[i] + b->v[i] * dt;
+    }
+    b->next_diff[n2 - 1] = n2;
+    for (size_t i = n2 - 1; i-- > 0;)
+        b->next_diff[i] = b->v[i + 1] != b->v[i] ? i + 1 : b->next_diff[i + 1];
+    return SW_OK;
+}
+
+int sw_trace_from_shifts(const sw_trace *src, const char *const *names, const size_t *src_region,
+                         const size_t *shift_steps, size_t n_regions, sw_trace **out,
+                         sw_error *err)
+{
+    static const char *who = "sw_trace_from_shifts";
+    if (!out)
+        return sw_errorf(err, SW_EINPUT, "%s: out is NULL", who);
+    *out = NULL;
+    size_t m = sw_trace_region_count(src);
+    if (m == 0 || n_regions == 0 || !names || !src_region || !shift_steps)
+        return sw_errorf(err, SW_EINPUT, "%s: no regions, expected at least 1", who);
+    size_t n = src->r[0].n;
+    for (size_t q = 1; q < m; q++)
+        if (src->r[q].n != n)
+            return sw_errorf(err, SW_EINPUT, "%s: region %s has %zu points, region %s %zu: "
+                             "expected one grid", who, src->r[q].name, src->r[q].n,
+                             src->r[0].name, n);
+    for (size_t k = 0; k < n_regions; k++)
+        if (!names[k] || !names[k][0] || src_region[k] >= m || shift_steps[k] >= n)
+            return sw_errorf(err, SW_EINPUT,
+                             "%s: region %zu: empty name, source %zu of %zu or shift %zu of %zu "
+                             "steps, expected a name, a source region and a shift below n",
+                             who, k, src_region[k], m, shift_steps[k], n);
+    sw_trace *tr = calloc(1, sizeof *tr);
+    if (!tr || !(tr->r = calloc(n_regions, sizeof *tr->r)) ||
+        !(tr->bases = calloc(m, sizeof *tr->bases)) ||
+        !(tr->shared_t = malloc(n * sizeof *tr->shared_t))) {
+        sw_trace_destroy(tr);
+        return oom(err);
+    }
+    tr->n_regions = n_regions;
+    tr->n_bases = m;
+    memcpy(tr->shared_t, src->r[0].t, n * sizeof *tr->shared_t);
+    for (size_t q = 0; q < m; q++)
+        if (build_base(&src->r[q], &tr->bases[q]) != SW_OK) {
+            sw_trace_destroy(tr);
+            return oom(err);
+        }
+    for (size_t k = 0; k < n_regions; k++) {
+        const region *b = &tr->bases[src_region[k]];
+        region *r = &tr->r[k];
+        size_t off = n - shift_steps[k];
+        r->t = tr->shared_t;
+        r->n = r->cap = n;
+        r->step_s = b->step_s;
+        r->view = true;
+        r->v = b->v + off;
+        r->cum = b->cum + off;
+        r->next_diff = b->next_diff + off;
+        r->nd_base = off;
+        if (!(r->name = malloc(strlen(names[k]) + 1))) {
+            sw_trace_destroy(tr);
+            return oom(err);
+        }
+        strcpy(r->name, names[k]);
+    }
+    *out = tr;
+    sw_error_clear(err);
+    return SW_OK;
+}
+
 /* ---------------------------------------------------------------- queries */
 
 static const region *get(const sw_trace *t, size_t ri)
@@ -1095,7 +1196,7 @@ double sw_trace_next_change(const sw_trace *t, size_t ri, double t_unix_s)
         return INFINITY;
     if (t_unix_s < r->t[0])
         return r->t[0];
-    size_t j = r->next_diff[locate(r, t_unix_s)];
+    size_t j = r->next_diff[locate(r, t_unix_s)] - r->nd_base;
     return j < r->n ? r->t[j] : end_of(r);
 }
 

@@ -70,6 +70,15 @@ int sw_trace_from_columns(const char *const *names, const double *t_unix_s,
                           const double *const *mci_g_per_kwh, size_t n_regions, size_t n,
                           double step_s, sw_trace **out, sw_error *err);
 
+/* Builds a trace of n_regions regions, each a circular shift of a region of src on src's time
+ * grid (n points): region k is names[k] (copied) with value_k[i] = v[(i - shift_steps[k]) mod n],
+ * v the values of src region src_region[k], shift_steps[k] < n. All regions of src must have n
+ * points on one grid (sw_trace_derive checks it). Memory: each source region once, doubled
+ * (about 48·n bytes), plus O(1) per region: the shifted values are views, not copies. */
+int sw_trace_from_shifts(const sw_trace *src, const char *const *names, const size_t *src_region,
+                         const size_t *shift_steps, size_t n_regions, sw_trace **out,
+                         sw_error *err);
+
 void sw_trace_destroy(sw_trace *t);
 
 size_t sw_trace_region_count(const sw_trace *t);

@@ -79,37 +79,29 @@ int sw_trace_derive(const sw_trace *src, size_t n_regions, double shift_s, sw_tr
                          "1 ms",
                          who, sw_trace_region_name(src, 0), step_s, n);
     char **names = calloc(n_regions, sizeof *names);
-    double **values = calloc(n_regions, sizeof *values);
-    rc = names && values ? SW_OK : SW_ERUNTIME;
+    size_t *source = calloc(n_regions, sizeof *source), *shift = calloc(n_regions, sizeof *shift);
+    rc = names && source && shift ? SW_OK : SW_ERUNTIME;
     for (size_t k = 0; rc == SW_OK && k < n_regions; k++) {
-        names[k] = malloc(24);
-        values[k] = malloc(n * sizeof *values[k]);
-        if (!names[k] || !values[k]) {
+        if (!(names[k] = malloc(24))) {
             rc = SW_ERUNTIME;
             break;
         }
         sw_trace_derived_name(k, names[k], 24);
-        const double *v = sw_trace_values(src, k % m);
+        source[k] = k % m;
         /* whole steps, reduced mod n so that a shift longer than the span wraps again */
         double steps = fmod(round((double)(k / m) * shift_s / step_s), (double)n);
-        size_t s = isfinite(steps) && steps >= 0 && steps < (double)n ? (size_t)steps : 0;
-        /* value_k[i] = v[(i - s) mod n]: the tail of v first, then its head */
-        for (size_t i = 0; i < n; i++)
-            values[k][i] = v[i >= s ? i - s : i + n - s];
+        shift[k] = isfinite(steps) && steps >= 0 && steps < (double)n ? (size_t)steps : 0;
     }
     if (rc == SW_OK)
-        rc = sw_trace_from_columns((const char *const *)names, sw_trace_times(src, 0),
-                                   (const double *const *)values, n_regions, n, step_s, out, err);
+        rc = sw_trace_from_shifts(src, (const char *const *)names, source, shift, n_regions, out,
+                                  err);
     else
         rc = sw_errorf(err, SW_ERUNTIME, "%s: out of memory for %zu regions of %zu points", who,
                        n_regions, n);
-    for (size_t k = 0; k < n_regions; k++) {
-        if (names)
-            free(names[k]);
-        if (values)
-            free(values[k]);
-    }
+    for (size_t k = 0; names && k < n_regions; k++)
+        free(names[k]);
     free(names);
-    free(values);
+    free(source);
+    free(shift);
     return rc;
 }

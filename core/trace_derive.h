@@ -16,8 +16,8 @@
  * hours too, as for sites spread over longitudes.
  *
  * Names: "D" and k with at least 3 digits, zero padded: D000, D001, ..., D099 (D1000 past 999).
- * Memory: the derived trace shares one time array and keeps values, prefix integrals and change
- * indexes per region: about 24·n bytes per region (2.5 MB for a 5-min year).
+ * Memory: derived regions are views into each source region stored once, doubled
+ * (sw_trace_from_shifts): about 48·n bytes per source region, O(1) per derived region.
  */
 #ifndef SW_TRACE_DERIVE_H
 #define SW_TRACE_DERIVE_H
