@@ -105,3 +105,41 @@ bool sw_safe_file_name(const char *name)
     }
     return true;
 }
+
+int sw_read_text_file(const char *path, const char *what, char **out, sw_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sw_errorf(err, SW_EINPUT, "%s: cannot open %s: %s", path, what, strerror(errno));
+    size_t len = 0, cap = 4096;
+    char *text = malloc(cap);
+    while (text) {
+        len += fread(text + len, 1, cap - len - 1, f);
+        if (len < cap - 1)
+            break;
+        char *t = realloc(text, cap * 2);
+        if (!t) {
+            free(text);
+            text = NULL;
+            break;
+        }
+        text = t;
+        cap *= 2;
+    }
+    int read_error = ferror(f);
+    fclose(f);
+    if (!text)
+        return sw_errorf(err, SW_ERUNTIME, "%s: out of memory", path);
+    if (read_error) {
+        free(text);
+        return sw_errorf(err, SW_EINPUT, "%s: cannot read %s", path, what);
+    }
+    text[len] = '\0';
+    if (strlen(text) != len) {
+        free(text);
+        return sw_errorf(err, SW_EINPUT, "%s: contains a NUL byte, expected %s text", path, what);
+    }
+    *out = text;
+    return SW_OK;
+}

@@ -28,4 +28,9 @@ mode_t sw_umask_file_mode(void);
  * option-like names). */
 bool sw_safe_file_name(const char *name);
 
+/* Reads the whole file at path into a malloc'd NUL-terminated string (*out, the caller frees
+ * it). `what` names the file in errors ("scenario", "sweep file"): "PATH: cannot open WHAT:
+ * reason", "PATH: cannot read WHAT", "PATH: contains a NUL byte, expected WHAT text". */
+int sw_read_text_file(const char *path, const char *what, char **out, sw_error *err);
+
 #endif

@@ -1288,38 +1288,11 @@ int sw_scenario_load(const char *path, const char *const *overrides, size_t n_ov
     memset(out, 0, sizeof *out);
     if (!path)
         return sw_errorf(err, SW_EINPUT, "sw_scenario_load: path is NULL");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sw_errorf(err, SW_EINPUT, "%s: cannot open scenario: %s", path, strerror(errno));
-    size_t len = 0, cap = 4096;
-    char *text = malloc(cap);
-    while (text) {
-        len += fread(text + len, 1, cap - len - 1, f);
-        if (len < cap - 1)
-            break;
-        char *t = realloc(text, cap * 2);
-        if (!t) {
-            free(text);
-            text = NULL;
-            break;
-        }
-        text = t;
-        cap *= 2;
-    }
-    int read_error = ferror(f);
-    fclose(f);
-    if (!text)
-        return sw_errorf(err, SW_ERUNTIME, "%s: out of memory", path);
-    if (read_error) {
-        free(text);
-        return sw_errorf(err, SW_EINPUT, "%s: cannot read scenario", path);
-    }
-    text[len] = '\0';
-    if (strlen(text) != len) {
-        free(text);
-        return sw_errorf(err, SW_EINPUT, "%s: contains a NUL byte, expected YAML text", path);
-    }
-    int rc = sw_scenario_parse_text(text, path, overrides, n_overrides, out, err);
+    char *text;
+    int rc = sw_read_text_file(path, "scenario", &text, err);
+    if (rc != SW_OK)
+        return rc;
+    rc = sw_scenario_parse_text(text, path, overrides, n_overrides, out, err);
     free(text);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* sweep.c - sweep files: parse (core/yamltree), expand into points, validate every point
  * against the base scenario (see sweep.h and docs/formats/sweep.md). */
 #include "core/sweep.h"
+#include "core/fsutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -431,41 +432,6 @@ static int read_set(const ctx *c, const sw_yt_node *m, sw_sweep *s, fixed_pos **
 
 /* ---------------------------------------------------------------- files */
 
-/* Reads a whole text file into a malloc'd NUL-terminated string. */
-static int read_text(const char *path, const char *what, char **out, sw_error *err)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sw_errorf(err, SW_EINPUT, "%s: cannot open %s: %s", path, what, strerror(errno));
-    size_t len = 0, cap = 4096;
-    char *text = malloc(cap);
-    while (text) {
-        len += fread(text + len, 1, cap - len - 1, f);
-        if (len < cap - 1)
-            break;
-        char *t = realloc(text, cap * 2);
-        if (!t) {
-            free(text);
-            text = NULL;
-            break;
-        }
-        text = t;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!text)
-        return sw_errorf(err, SW_ERUNTIME, "%s: out of memory", path);
-    text[len] = '\0';
-    if (bad || strlen(text) != len) {
-        free(text);
-        return sw_errorf(err, SW_EINPUT, "%s: cannot read %s as text", path, what);
-    }
-    *out = text;
-    return SW_OK;
-}
-
 /* ---------------------------------------------------------------- expansion */
 
 static unsigned long long fnv1a(unsigned long long h, const char *s, size_t n)
@@ -734,7 +700,7 @@ int sw_sweep_parse_text(const char *text, const char *name, sw_sweep *out, sw_er
     }
     out->base_path = bp.p;
     sw_error e;
-    if ((rc = read_text(out->base_path, "base scenario", &out->base_text, &e)) != SW_OK) {
+    if ((rc = sw_read_text_file(out->base_path, "base scenario", &out->base_text, &e)) != SW_OK) {
         rc = fail(&c, base, "key 'base': %s", e.msg);
         goto done;
     }
@@ -770,7 +736,7 @@ int sw_sweep_load(const char *path, sw_sweep *out, sw_error *err)
     if (!path)
         return sw_errorf(err, SW_EINPUT, "sw_sweep_load: path is NULL");
     char *text;
-    int rc = read_text(path, "sweep file", &text, err);
+    int rc = sw_read_text_file(path, "sweep file", &text, err);
     if (rc != SW_OK)
         return rc;
     rc = sw_sweep_parse_text(text, path, out, err);
